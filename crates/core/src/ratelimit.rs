@@ -32,7 +32,8 @@ impl RateLimiter {
             None => self.last = Some(now),
             Some(last) if !self.interval.is_zero() => {
                 let elapsed = now.saturating_duration_since(last);
-                let refill = (elapsed.as_nanos() / self.interval.as_nanos()).min(u128::from(self.burst)) as u32;
+                let refill = (elapsed.as_nanos() / self.interval.as_nanos())
+                    .min(u128::from(self.burst)) as u32;
                 if refill > 0 {
                     self.tokens = (self.tokens + refill).min(self.burst);
                     self.last = Some(now);

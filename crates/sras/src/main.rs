@@ -1,1 +1,309 @@
-fn main() {}
+//! `sras`: the daemon and command-line tool of the sras remote-access server (DESIGN.md).
+//!
+//! This crate is the only one with sockets, a runtime, signals, configuration files and logs;
+//! the protocols live in the sans-IO crates it drives ([`driver`]). Today it runs plain L2TP
+//! (RFC 2661) over UDP: `sras server` is an LNS, `sras connect` a LAC. IPsec and PPP come later.
+//!
+//! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
+
+mod config;
+mod driver;
+mod peek;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{ArgAction, Parser, Subcommand};
+use rand::rngs::OsRng;
+use rand::TryRngCore;
+use tokio::net::UdpSocket;
+use tracing::{error, info, warn};
+use zeroize::Zeroizing;
+
+use crate::config::{Config, ConfigError, Role};
+use crate::driver::{ClientOptions, Driver, Mode, Outcome};
+
+/// sras: an L2TP/IPsec remote-access server and client.
+///
+/// Today: plain L2TP (RFC 2661) over UDP, as server (LNS) and client (LAC). IPsec and PPP are
+/// not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
+#[derive(Debug, Parser)]
+#[command(name = "sras", version, propagate_version = true)]
+struct Cli {
+    /// More log output: -v for debug, -vv for trace. RUST_LOG, when set, takes precedence.
+    #[arg(short, long, action = ArgAction::Count, global = true)]
+    verbose: u8,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Run the L2TP server (LNS) on the configured address (default 0.0.0.0:1701).
+    ///
+    /// Accepts tunnels and incoming calls from LACs such as xl2tpd. Plain L2TP without IPsec:
+    /// for testing only. SIGTERM or SIGINT closes every tunnel (StopCCN) and exits.
+    Server {
+        /// Configuration file (TOML, see docs/configuration.md); without it the built-in
+        /// defaults are used.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+    },
+    /// Connect to an L2TP server as a LAC: open a tunnel and place an incoming call.
+    ///
+    /// Runs until the session closes or a signal arrives. With --exit-when-established it
+    /// prints `ESTABLISHED tunnel=<local>/<peer> session=<local>/<peer>` on stdout once the
+    /// session is up, closes the session and the tunnel cleanly, and exits 0.
+    Connect {
+        /// Configuration file (TOML, see docs/configuration.md): [l2tp] and [client].
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// Server to connect to, as IP, IP:PORT, HOST or HOST:PORT (port 1701 if left out);
+        /// overrides client.server.
+        #[arg(long, value_name = "ADDR")]
+        server: Option<String>,
+        /// Once the session is established: print the ESTABLISHED line, close the session and
+        /// the tunnel, and exit 0.
+        #[arg(long)]
+        exit_when_established: bool,
+        /// Give up (exit 1) if the session is not established within this many seconds.
+        #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
+        timeout: u64,
+    },
+    /// Validate a configuration file and print the effective configuration (defaults filled
+    /// in, the secret redacted). Exits 2 if it is invalid, naming the key.
+    CheckConfig {
+        /// Configuration file to check.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(cli.verbose);
+    match cli.command {
+        Command::CheckConfig { config } => check_config(&config),
+        Command::Server { config } => {
+            let cfg = match config {
+                Some(path) => Config::load(&path),
+                None => Ok(Config::builtin()),
+            };
+            with_config(cfg, server)
+        }
+        Command::Connect {
+            config,
+            server,
+            exit_when_established,
+            timeout,
+        } => {
+            let cfg = match config {
+                Some(path) => Config::load(&path),
+                None => Ok(Config::builtin()),
+            };
+            with_config(cfg, |cfg| {
+                connect(
+                    cfg,
+                    server.as_deref(),
+                    exit_when_established,
+                    Duration::from_secs(timeout),
+                )
+            })
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    use tracing_subscriber::EnvFilter;
+    let default = match verbose {
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_env_filter(filter)
+        .with_target(false)
+        .init();
+}
+
+fn config_error(e: &ConfigError) -> ExitCode {
+    error!("{e}");
+    ExitCode::from(2)
+}
+
+fn with_config(cfg: Result<Config, ConfigError>, run: impl FnOnce(Config) -> ExitCode) -> ExitCode {
+    match cfg {
+        Ok(cfg) => run(cfg),
+        Err(e) => config_error(&e),
+    }
+}
+
+fn check_config(path: &std::path::Path) -> ExitCode {
+    match Config::load(path) {
+        Ok(cfg) => {
+            print!(
+                "# effective configuration of {} (defaults filled in, secret redacted)\n{}",
+                path.display(),
+                cfg.to_toml()
+            );
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            // Also on stderr without the log prefix, for scripts and people.
+            eprintln!("sras: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// A 32-byte RNG seed from the operating system, for the endpoint's IDs and challenges.
+fn os_seed() -> Result<Zeroizing<[u8; 32]>, String> {
+    let mut seed = Zeroizing::new([0u8; 32]);
+    OsRng
+        .try_fill_bytes(&mut seed[..])
+        .map_err(|e| format!("cannot read the OS random number generator: {e}"))?;
+    Ok(seed)
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the runtime: {e}"))
+}
+
+/// Binds the L2TP socket, explaining the usual reason it fails.
+async fn bind(addr: SocketAddr, what: &str) -> Result<UdpSocket, String> {
+    UdpSocket::bind(addr).await.map_err(|e| match e.kind() {
+        std::io::ErrorKind::AddrInUse => format!(
+            "cannot bind UDP {addr} ({what}): address already in use; another L2TP daemon (xl2tpd, or the L2TP setup of strongSwan/Libreswan) may hold the port: stop it, or set l2tp.listen to another address"
+        ),
+        std::io::ErrorKind::PermissionDenied => {
+            format!("cannot bind UDP {addr} ({what}): permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)")
+        }
+        _ => format!("cannot bind UDP {addr} ({what}): {e}"),
+    })
+}
+
+fn finish(result: Result<Outcome, String>) -> ExitCode {
+    match result {
+        Ok(Outcome::Done) => ExitCode::SUCCESS,
+        Ok(Outcome::Failed(reason)) | Err(reason) => {
+            error!("{reason}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn server(cfg: Config) -> ExitCode {
+    let result = (|| {
+        let seed = os_seed()?;
+        let endpoint = sras_l2tp::Endpoint::new(cfg.endpoint_config(Role::Server, *seed));
+        runtime()?.block_on(async {
+            let socket = bind(cfg.l2tp.listen, "l2tp.listen").await?;
+            let l = &cfg.l2tp;
+            warn!("plain L2TP without IPsec: for testing only (tunnel and PPP traffic cross the network unencrypted and unauthenticated by IPsec)");
+            info!(
+                listen = %socket.local_addr().map_err(|e| e.to_string())?,
+                host_name = %l.host_name,
+                secret = if l.secret.is_some() { "set" } else { "none" },
+                challenge = l.challenge,
+                hide_avps = l.hide_avps,
+                hello_interval_secs = l.hello_interval_secs,
+                "L2TP server (LNS) listening"
+            );
+            if let Some(to) = l.redirect {
+                info!(to = %to, "every tunnel request will be redirected (StopCCN \"Try Another\")");
+            }
+            let driver = Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect }).map_err(|e| e.to_string())?;
+            Ok(driver.run().await)
+        })
+    })();
+    finish(result)
+}
+
+fn connect(
+    cfg: Config,
+    server_arg: Option<&str>,
+    exit_when_established: bool,
+    timeout: Duration,
+) -> ExitCode {
+    let server = match server_arg {
+        Some(s) => match config::normalize_server("--server", s) {
+            Ok(s) => s,
+            Err(e) => return config_error(&e),
+        },
+        None => match &cfg.client.server {
+            Some(s) => s.clone(),
+            None => {
+                error!("no server to connect to: pass --server ADDR or set server in the [client] section");
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let result = (|| {
+        let seed = os_seed()?;
+        let endpoint = sras_l2tp::Endpoint::new(cfg.endpoint_config(Role::Client, *seed));
+        runtime()?.block_on(async {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host(server.as_str())
+                .await
+                .map_err(|e| format!("cannot resolve the server {server}: {e}"))?
+                .collect();
+            // Prefer an address of the family we bind.
+            let want_v4 = cfg.client.bind.is_ipv4();
+            let server_addr = addrs
+                .iter()
+                .find(|a| a.is_ipv4() == want_v4)
+                .or(addrs.first())
+                .copied()
+                .ok_or_else(|| format!("the server {server} resolves to no address"))?;
+            let socket = bind(cfg.client.bind, "client.bind").await?;
+            warn!("plain L2TP without IPsec: for testing only");
+            info!(
+                server = %server_addr,
+                local = %socket.local_addr().map_err(|e| e.to_string())?,
+                host_name = %cfg.l2tp.host_name,
+                secret = if cfg.l2tp.secret.is_some() { "set" } else { "none" },
+                challenge = cfg.l2tp.challenge,
+                hide_avps = cfg.l2tp.hide_avps,
+                "L2TP client (LAC) starting"
+            );
+            let opts = ClientOptions {
+                server: server_addr,
+                exit_when_established,
+                timeout,
+            };
+            let driver =
+                Driver::new(endpoint, socket, Mode::Client(opts)).map_err(|e| e.to_string())?;
+            Ok(driver.run().await)
+        })
+    })();
+    finish(result)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn cli_is_consistent_and_documented() {
+        Cli::command().debug_assert();
+        for sub in Cli::command().get_subcommands() {
+            assert!(sub.get_about().is_some(), "{} has no help", sub.get_name());
+            for arg in sub.get_arguments() {
+                assert!(
+                    arg.get_help().is_some(),
+                    "{} {} has no help",
+                    sub.get_name(),
+                    arg.get_id()
+                );
+            }
+        }
+    }
+}

@@ -1,0 +1,746 @@
+//! The configuration file: one TOML document, validated up front (DESIGN.md, "Conventions").
+//!
+//! Parsing happens in two steps. [`RawFile`] mirrors the file with every key optional and
+//! `deny_unknown_fields`, so a typo is an error that names the key. [`Config::from_raw`] then
+//! fills in defaults and checks every value, and the first bad one becomes a
+//! [`ConfigError::Invalid`] naming the key, the value and what would be valid. Numbers are read
+//! as `i64` so that an out-of-range value gets the same kind of message as any other.
+//!
+//! Every key is documented in `docs/configuration.md`; keep the two in step.
+
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize, Serializer};
+use zeroize::Zeroizing;
+
+/// The UDP port of L2TP (RFC 2661 §8.1), used when an address leaves it out.
+pub(crate) const L2TP_PORT: u16 = 1701;
+
+/// Ranges of the numeric keys (documented in docs/configuration.md).
+const RECEIVE_WINDOW: (i64, i64) = (1, 256);
+const HELLO_INTERVAL_SECS: (i64, i64) = (0, 86_400);
+const RETRANSMIT_INITIAL_MS: (i64, i64) = (100, 30_000);
+/// RFC 2661 §5.8: "if capped, [the timeout] must be capped at no less than 8 seconds".
+const RETRANSMIT_CAP_SECS: (i64, i64) = (8, 3_600);
+const MAX_RETRANSMITS: (i64, i64) = (1, 100);
+/// Tunnel and Session IDs are 16 bits and never zero, so 65 535 is the most either can number.
+const MAX_IDS: i64 = 65_535;
+
+/// Why a configuration was refused.
+#[derive(Debug, thiserror::Error)]
+pub(crate) enum ConfigError {
+    /// The file could not be read.
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        /// The file.
+        path: String,
+        /// The OS error.
+        source: std::io::Error,
+    },
+    /// Not TOML, an unknown key, or a value of the wrong type (the TOML parser's message names
+    /// the key and shows the line).
+    #[error("{path}: {message}")]
+    Syntax {
+        /// The file.
+        path: String,
+        /// The parser's message.
+        message: String,
+    },
+    /// A value out of range or inconsistent with another key.
+    #[error("invalid configuration: {key} = {value}: {expected}")]
+    Invalid {
+        /// The key, with its section (`l2tp.receive_window`).
+        key: &'static str,
+        /// The value as written (secrets are never shown).
+        value: String,
+        /// What would be valid.
+        expected: String,
+    },
+}
+
+fn invalid(
+    key: &'static str,
+    value: impl fmt::Display,
+    expected: impl Into<String>,
+) -> ConfigError {
+    ConfigError::Invalid {
+        key,
+        value: value.to_string(),
+        expected: expected.into(),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The file as written.
+
+/// The file as written: every key optional, no unknown keys.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawFile {
+    l2tp: Option<RawL2tp>,
+    client: Option<RawClient>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawL2tp {
+    listen: Option<String>,
+    host_name: Option<String>,
+    vendor_name: Option<String>,
+    secret: Option<String>,
+    challenge: Option<bool>,
+    hide_avps: Option<bool>,
+    receive_window: Option<i64>,
+    hello_interval_secs: Option<i64>,
+    retransmit_initial_ms: Option<i64>,
+    retransmit_cap_secs: Option<i64>,
+    max_retransmits: Option<i64>,
+    data_length_bit: Option<bool>,
+    redirect: Option<String>,
+    limits: Option<RawLimits>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawLimits {
+    max_tunnels: Option<i64>,
+    max_half_open: Option<i64>,
+    max_half_open_per_source: Option<i64>,
+    max_sessions_per_tunnel: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawClient {
+    server: Option<String>,
+    bind: Option<String>,
+}
+
+// ---------------------------------------------------------------------------------------------
+// The validated configuration.
+
+/// A shared secret: zeroized on drop, never printed.
+#[derive(Clone)]
+pub(crate) struct Secret(Zeroizing<String>);
+
+impl Secret {
+    /// The secret's bytes, for the endpoint.
+    pub(crate) fn as_bytes(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl Serialize for Secret {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str("<redacted>")
+    }
+}
+
+/// The whole validated configuration, every default filled in.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Config {
+    /// `[l2tp]`: the L2TP endpoint, for both `server` and `connect`.
+    pub(crate) l2tp: L2tpConfig,
+    /// `[client]`: what `connect` connects to.
+    pub(crate) client: ClientConfig,
+}
+
+/// `[l2tp]`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct L2tpConfig {
+    /// UDP address the server listens on.
+    pub(crate) listen: SocketAddr,
+    /// Host Name AVP we send.
+    pub(crate) host_name: String,
+    /// Vendor Name AVP we send; empty means none is sent.
+    pub(crate) vendor_name: String,
+    /// Tunnel secret (tunnel authentication, hidden AVPs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) secret: Option<Secret>,
+    /// Challenge the peer (RFC 2661 §5.1.1).
+    pub(crate) challenge: bool,
+    /// Hide the AVPs that may be hidden (RFC 2661 §4.3).
+    pub(crate) hide_avps: bool,
+    /// Receive Window Size we advertise.
+    pub(crate) receive_window: u16,
+    /// Hello interval in seconds; 0 disables Hellos.
+    pub(crate) hello_interval_secs: u64,
+    /// First retransmission timeout, milliseconds.
+    pub(crate) retransmit_initial_ms: u64,
+    /// Cap on the retransmission timeout, seconds.
+    pub(crate) retransmit_cap_secs: u64,
+    /// Retransmissions before a tunnel is given up.
+    pub(crate) max_retransmits: u32,
+    /// Set the L bit on data messages.
+    pub(crate) data_length_bit: bool,
+    /// Answer every SCCRQ with StopCCN "Try Another" naming this address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) redirect: Option<IpAddr>,
+    /// `[l2tp.limits]`.
+    pub(crate) limits: Limits,
+}
+
+/// `[l2tp.limits]`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct Limits {
+    /// Tunnels in any state.
+    pub(crate) max_tunnels: usize,
+    /// Responder tunnels not yet established.
+    pub(crate) max_half_open: usize,
+    /// Responder tunnels not yet established, per source address.
+    pub(crate) max_half_open_per_source: usize,
+    /// Sessions in one tunnel.
+    pub(crate) max_sessions_per_tunnel: usize,
+}
+
+/// `[client]`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct ClientConfig {
+    /// The server, as `host:port` (the port filled in), resolved when `connect` starts.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) server: Option<String>,
+    /// Local UDP address `connect` sends from.
+    pub(crate) bind: SocketAddr,
+}
+
+/// Which side of the protocol the endpoint plays.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    /// `sras server`: LNS, accepts tunnels and incoming calls.
+    Server,
+    /// `sras connect`: LAC, opens a tunnel and places an incoming call.
+    Client,
+}
+
+impl Config {
+    /// The built-in defaults: what `sras server` runs with when no file is given.
+    pub(crate) fn builtin() -> Self {
+        Self::parse("", "<built-in defaults>").expect("the built-in defaults are valid")
+    }
+
+    /// Reads and validates `path`.
+    pub(crate) fn load(path: &Path) -> Result<Self, ConfigError> {
+        let shown = path.display().to_string();
+        // The file holds the secret: zeroize our copy of its text too.
+        let text =
+            Zeroizing::new(
+                std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+                    path: shown.clone(),
+                    source,
+                })?,
+            );
+        Self::parse(&text, &shown)
+    }
+
+    /// Parses and validates TOML `text`; `origin` names it in errors.
+    pub(crate) fn parse(text: &str, origin: &str) -> Result<Self, ConfigError> {
+        let raw: RawFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+            path: origin.to_owned(),
+            message: e.to_string().trim_end().to_owned(),
+        })?;
+        Self::from_raw(raw)
+    }
+
+    fn from_raw(raw: RawFile) -> Result<Self, ConfigError> {
+        let l2tp = L2tpConfig::from_raw(raw.l2tp.unwrap_or_default())?;
+        let client = ClientConfig::from_raw(raw.client.unwrap_or_default())?;
+        Ok(Self { l2tp, client })
+    }
+
+    /// The effective configuration as TOML (the secret shown as `<redacted>`).
+    pub(crate) fn to_toml(&self) -> String {
+        toml::to_string(self)
+            .unwrap_or_else(|e| format!("# cannot render the configuration: {e}\n"))
+    }
+
+    /// The `sras-l2tp` endpoint configuration for `role`, with the RNG seeded by `rng_seed`.
+    pub(crate) fn endpoint_config(&self, role: Role, rng_seed: [u8; 32]) -> sras_l2tp::Config {
+        let l = &self.l2tp;
+        let server = role == Role::Server;
+        sras_l2tp::Config {
+            host_name: l.host_name.clone(),
+            vendor_name: (!l.vendor_name.is_empty()).then(|| l.vendor_name.clone()),
+            secret: l.secret.as_ref().map(|s| s.as_bytes().to_vec()),
+            challenge: l.challenge,
+            hide_avps: l.hide_avps,
+            receive_window: l.receive_window,
+            retransmit_initial: Duration::from_millis(l.retransmit_initial_ms),
+            retransmit_cap: Duration::from_secs(l.retransmit_cap_secs),
+            max_retransmits: l.max_retransmits,
+            hello_interval: (l.hello_interval_secs > 0)
+                .then(|| Duration::from_secs(l.hello_interval_secs)),
+            // The server is an LNS: it takes tunnels and incoming calls. The client opens its
+            // own tunnel and places its own call; it answers nothing.
+            accept_tunnels: server,
+            accept_incoming_calls: server,
+            accept_outgoing_calls: false,
+            redirect: if server { l.redirect } else { None },
+            max_tunnels: l.limits.max_tunnels,
+            max_half_open: l.limits.max_half_open,
+            max_half_open_per_source: l.limits.max_half_open_per_source,
+            max_sessions_per_tunnel: l.limits.max_sessions_per_tunnel,
+            data_length_bit: l.data_length_bit,
+            rng_seed,
+            ..sras_l2tp::Config::default()
+        }
+    }
+}
+
+fn ranged(
+    key: &'static str,
+    value: Option<i64>,
+    default: i64,
+    (lo, hi): (i64, i64),
+) -> Result<i64, ConfigError> {
+    let v = value.unwrap_or(default);
+    if (lo..=hi).contains(&v) {
+        Ok(v)
+    } else {
+        Err(invalid(
+            key,
+            v,
+            format!("must be an integer in {lo}..={hi}"),
+        ))
+    }
+}
+
+fn text_field(key: &'static str, v: &str, allow_empty: bool) -> Result<(), ConfigError> {
+    if !allow_empty && v.is_empty() {
+        return Err(invalid(key, "\"\"", "must not be empty"));
+    }
+    if v.len() > 255 {
+        return Err(invalid(key, format!("{v:?}"), "must be at most 255 bytes"));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(invalid(
+            key,
+            format!("{v:?}"),
+            "must not contain control characters",
+        ));
+    }
+    Ok(())
+}
+
+impl L2tpConfig {
+    fn from_raw(r: RawL2tp) -> Result<Self, ConfigError> {
+        let d = sras_l2tp::Config::default();
+
+        let listen = match r.listen {
+            None => SocketAddr::from(([0, 0, 0, 0], L2TP_PORT)),
+            Some(s) => s.parse().map_err(|_| {
+                invalid(
+                    "l2tp.listen",
+                    format!("{s:?}"),
+                    "must be an IP address and UDP port, such as \"0.0.0.0:1701\" or \"[::]:1701\"",
+                )
+            })?,
+        };
+
+        let host_name = r.host_name.unwrap_or_else(|| d.host_name.clone());
+        text_field("l2tp.host_name", &host_name, false)?;
+        let vendor_name = r
+            .vendor_name
+            .unwrap_or_else(|| d.vendor_name.clone().unwrap_or_default());
+        text_field("l2tp.vendor_name", &vendor_name, true)?;
+
+        let secret = r.secret.map(|s| Secret(Zeroizing::new(s)));
+        if let Some(s) = &secret {
+            if s.0.is_empty() {
+                return Err(invalid(
+                    "l2tp.secret",
+                    "\"\"",
+                    "must not be empty; leave the key out for no secret",
+                ));
+            }
+            if s.0.len() > 1024 {
+                return Err(invalid(
+                    "l2tp.secret",
+                    "<redacted>",
+                    "must be at most 1024 bytes",
+                ));
+            }
+        }
+        let challenge = r.challenge.unwrap_or(false);
+        if challenge && secret.is_none() {
+            return Err(invalid(
+                "l2tp.challenge",
+                true,
+                "requires l2tp.secret (tunnel authentication needs a shared secret)",
+            ));
+        }
+        let hide_avps = r.hide_avps.unwrap_or(false);
+        if hide_avps && secret.is_none() {
+            return Err(invalid(
+                "l2tp.hide_avps",
+                true,
+                "requires l2tp.secret (hidden AVPs are encrypted with it)",
+            ));
+        }
+
+        let receive_window = ranged(
+            "l2tp.receive_window",
+            r.receive_window,
+            d.receive_window.into(),
+            RECEIVE_WINDOW,
+        )?;
+        let hello_interval_secs = ranged(
+            "l2tp.hello_interval_secs",
+            r.hello_interval_secs,
+            d.hello_interval.map_or(0, |h| h.as_secs() as i64),
+            HELLO_INTERVAL_SECS,
+        )?;
+        let retransmit_initial_ms = ranged(
+            "l2tp.retransmit_initial_ms",
+            r.retransmit_initial_ms,
+            d.retransmit_initial.as_millis() as i64,
+            RETRANSMIT_INITIAL_MS,
+        )?;
+        let retransmit_cap_secs = ranged("l2tp.retransmit_cap_secs", r.retransmit_cap_secs, d.retransmit_cap.as_secs() as i64, RETRANSMIT_CAP_SECS)
+            .map_err(|e| match e {
+                ConfigError::Invalid { key, value, expected } => ConfigError::Invalid {
+                    key,
+                    value,
+                    expected: format!("{expected} (RFC 2661 §5.8: a capped retransmission timeout must be at least 8 seconds)"),
+                },
+                e => e,
+            })?;
+        if retransmit_cap_secs * 1000 < retransmit_initial_ms {
+            return Err(invalid(
+                "l2tp.retransmit_cap_secs",
+                retransmit_cap_secs,
+                format!(
+                    "must not be below l2tp.retransmit_initial_ms ({retransmit_initial_ms} ms)"
+                ),
+            ));
+        }
+        let max_retransmits = ranged(
+            "l2tp.max_retransmits",
+            r.max_retransmits,
+            d.max_retransmits.into(),
+            MAX_RETRANSMITS,
+        )?;
+
+        let redirect = match r.redirect {
+            None => None,
+            Some(s) => Some(s.parse::<IpAddr>().map_err(|_| {
+                invalid(
+                    "l2tp.redirect",
+                    format!("{s:?}"),
+                    "must be an IP address (no port), such as \"192.0.2.10\"",
+                )
+            })?),
+        };
+
+        let rl = r.limits.unwrap_or_default();
+        let max_tunnels = ranged(
+            "l2tp.limits.max_tunnels",
+            rl.max_tunnels,
+            d.max_tunnels as i64,
+            (1, MAX_IDS),
+        )?;
+        let max_half_open = ranged(
+            "l2tp.limits.max_half_open",
+            rl.max_half_open,
+            (d.max_half_open as i64).min(max_tunnels),
+            (1, max_tunnels),
+        )
+        .map_err(|e| explain_bound(e, "l2tp.limits.max_tunnels"))?;
+        let max_half_open_per_source = ranged(
+            "l2tp.limits.max_half_open_per_source",
+            rl.max_half_open_per_source,
+            (d.max_half_open_per_source as i64).min(max_half_open),
+            (1, max_half_open),
+        )
+        .map_err(|e| explain_bound(e, "l2tp.limits.max_half_open"))?;
+        let max_sessions_per_tunnel = ranged(
+            "l2tp.limits.max_sessions_per_tunnel",
+            rl.max_sessions_per_tunnel,
+            d.max_sessions_per_tunnel as i64,
+            (1, MAX_IDS),
+        )?;
+
+        Ok(Self {
+            listen,
+            host_name,
+            vendor_name,
+            secret,
+            challenge,
+            hide_avps,
+            receive_window: receive_window as u16,
+            hello_interval_secs: hello_interval_secs as u64,
+            retransmit_initial_ms: retransmit_initial_ms as u64,
+            retransmit_cap_secs: retransmit_cap_secs as u64,
+            max_retransmits: max_retransmits as u32,
+            data_length_bit: r.data_length_bit.unwrap_or(d.data_length_bit),
+            redirect,
+            limits: Limits {
+                max_tunnels: max_tunnels as usize,
+                max_half_open: max_half_open as usize,
+                max_half_open_per_source: max_half_open_per_source as usize,
+                max_sessions_per_tunnel: max_sessions_per_tunnel as usize,
+            },
+        })
+    }
+}
+
+/// Adds "the upper bound is `bound`" to a range error whose upper bound is another key.
+fn explain_bound(e: ConfigError, bound: &str) -> ConfigError {
+    match e {
+        ConfigError::Invalid {
+            key,
+            value,
+            expected,
+        } => ConfigError::Invalid {
+            key,
+            value,
+            expected: format!("{expected} (the upper bound is {bound})"),
+        },
+        e => e,
+    }
+}
+
+impl ClientConfig {
+    fn from_raw(r: RawClient) -> Result<Self, ConfigError> {
+        let server = r
+            .server
+            .map(|s| normalize_server("client.server", &s))
+            .transpose()?;
+        let bind = match r.bind {
+            None => SocketAddr::from(([0, 0, 0, 0], 0)),
+            Some(s) => s.parse().map_err(|_| {
+                invalid(
+                    "client.bind",
+                    format!("{s:?}"),
+                    "must be an IP address and UDP port, such as \"0.0.0.0:0\" (any port)",
+                )
+            })?,
+        };
+        Ok(Self { server, bind })
+    }
+}
+
+/// Checks a server address (`IP`, `IP:port`, `[v6]:port`, `host` or `host:port`) and returns it
+/// as `host:port` with the L2TP port filled in. Host names are resolved later, at connect time.
+pub(crate) fn normalize_server(key: &'static str, s: &str) -> Result<String, ConfigError> {
+    let expected = "must be an IP address or host name with an optional UDP port (default 1701), such as \"192.0.2.1\", \"192.0.2.1:1701\", \"[2001:db8::1]:1701\" or \"lns.example.net\"";
+    if let Ok(a) = s.parse::<SocketAddr>() {
+        if a.port() == 0 {
+            return Err(invalid(key, format!("{s:?}"), "the port must not be 0"));
+        }
+        return Ok(a.to_string());
+    }
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(SocketAddr::new(ip, L2TP_PORT).to_string());
+    }
+    let (host, port) = match s.rsplit_once(':') {
+        Some((h, p)) => match p.parse::<u16>() {
+            Ok(p) if p != 0 => (h, p),
+            _ => return Err(invalid(key, format!("{s:?}"), expected)),
+        },
+        None => (s, L2TP_PORT),
+    };
+    let valid_host = !host.is_empty()
+        && host.len() <= 253
+        && host.split('.').all(|label| {
+            !label.is_empty()
+                && label.len() <= 63
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        });
+    if !valid_host {
+        return Err(invalid(key, format!("{s:?}"), expected));
+    }
+    Ok(format!("{host}:{port}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn err(text: &str) -> String {
+        match Config::parse(text, "test.toml") {
+            Ok(c) => panic!("accepted: {c:?}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    #[test]
+    fn empty_file_is_the_defaults() {
+        let c = Config::parse("", "empty").unwrap();
+        assert_eq!(c.l2tp.listen, "0.0.0.0:1701".parse().unwrap());
+        assert_eq!(c.l2tp.host_name, "sras");
+        assert_eq!(c.l2tp.receive_window, 8);
+        assert_eq!(c.l2tp.hello_interval_secs, 60);
+        assert!(c.l2tp.secret.is_none());
+        assert!(c.client.server.is_none());
+        let e = c.endpoint_config(Role::Server, [7; 32]);
+        assert!(e.accept_tunnels && e.accept_incoming_calls && !e.accept_outgoing_calls);
+        assert_eq!(e.rng_seed, [7; 32]);
+        let e = c.endpoint_config(Role::Client, [0; 32]);
+        assert!(!e.accept_tunnels && !e.accept_incoming_calls);
+    }
+
+    #[test]
+    fn examples_are_valid() {
+        let s = Config::parse(
+            include_str!("../../../examples/server.toml"),
+            "examples/server.toml",
+        )
+        .unwrap();
+        assert_eq!(s.l2tp.listen.port(), 1701);
+        let c = Config::parse(
+            include_str!("../../../examples/client.toml"),
+            "examples/client.toml",
+        )
+        .unwrap();
+        assert!(c.client.server.is_some());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let e = err("[l2tp]\nrecieve_window = 4\n");
+        assert!(e.contains("recieve_window"), "{e}");
+        let e = err("[l2pt]\n");
+        assert!(e.contains("l2pt"), "{e}");
+        let e = err("[l2tp.limits]\nmax_tunels = 3\n");
+        assert!(e.contains("max_tunels"), "{e}");
+    }
+
+    #[test]
+    fn wrong_type_shows_the_line() {
+        let e = err("[l2tp]\nchallenge = \"yes\"\n");
+        assert!(e.contains("challenge"), "{e}");
+    }
+
+    #[test]
+    fn ranges_name_the_key_value_and_range() {
+        let e = err("[l2tp]\nreceive_window = 0\n");
+        assert!(
+            e.contains("l2tp.receive_window = 0") && e.contains("1..=256"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nreceive_window = 70000\n");
+        assert!(e.contains("l2tp.receive_window = 70000"), "{e}");
+        let e = err("[l2tp]\nretransmit_cap_secs = 4\n");
+        assert!(
+            e.contains("l2tp.retransmit_cap_secs = 4") && e.contains("8 seconds"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nretransmit_initial_ms = 20000\nretransmit_cap_secs = 10\n");
+        assert!(
+            e.contains("l2tp.retransmit_cap_secs = 10") && e.contains("retransmit_initial_ms"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nmax_retransmits = -1\n");
+        assert!(e.contains("l2tp.max_retransmits = -1"), "{e}");
+        let e = err("[l2tp]\nhello_interval_secs = 100000\n");
+        assert!(e.contains("l2tp.hello_interval_secs"), "{e}");
+        let e = err("[l2tp.limits]\nmax_tunnels = 10\nmax_half_open = 20\n");
+        assert!(
+            e.contains("l2tp.limits.max_half_open = 20") && e.contains("max_tunnels"),
+            "{e}"
+        );
+        let e = err("[l2tp.limits]\nmax_sessions_per_tunnel = 0\n");
+        assert!(e.contains("l2tp.limits.max_sessions_per_tunnel = 0"), "{e}");
+    }
+
+    #[test]
+    fn small_limits_lower_the_derived_defaults() {
+        let c = Config::parse("[l2tp.limits]\nmax_tunnels = 4\n", "t").unwrap();
+        assert_eq!(c.l2tp.limits.max_half_open, 4);
+        assert_eq!(c.l2tp.limits.max_half_open_per_source, 4);
+    }
+
+    #[test]
+    fn addresses() {
+        let e = err("[l2tp]\nlisten = \"1701\"\n");
+        assert!(
+            e.contains("l2tp.listen = \"1701\"") && e.contains("0.0.0.0:1701"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nredirect = \"192.0.2.9:1701\"\n");
+        assert!(e.contains("l2tp.redirect"), "{e}");
+        let e = err("[client]\nserver = \"bad host:x\"\n");
+        assert!(e.contains("client.server"), "{e}");
+        let e = err("[client]\nbind = \"nowhere\"\n");
+        assert!(e.contains("client.bind"), "{e}");
+        for (given, want) in [
+            ("192.0.2.1", "192.0.2.1:1701"),
+            ("192.0.2.1:17", "192.0.2.1:17"),
+            ("2001:db8::1", "[2001:db8::1]:1701"),
+            ("[2001:db8::1]:99", "[2001:db8::1]:99"),
+            ("lns.example.net", "lns.example.net:1701"),
+            ("lns:1702", "lns:1702"),
+        ] {
+            assert_eq!(normalize_server("k", given).unwrap(), want, "{given}");
+        }
+        assert!(normalize_server("k", "host:0").is_err());
+        assert!(normalize_server("k", "").is_err());
+    }
+
+    #[test]
+    fn secret_rules_and_redaction() {
+        let e = err("[l2tp]\nchallenge = true\n");
+        assert!(
+            e.contains("l2tp.challenge = true") && e.contains("l2tp.secret"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nhide_avps = true\n");
+        assert!(
+            e.contains("l2tp.hide_avps = true") && e.contains("l2tp.secret"),
+            "{e}"
+        );
+        let e = err("[l2tp]\nsecret = \"\"\n");
+        assert!(e.contains("l2tp.secret"), "{e}");
+        let long = "x".repeat(2000);
+        let e = err(&format!("[l2tp]\nsecret = \"{long}\"\n"));
+        assert!(e.contains("l2tp.secret") && !e.contains(&long), "{e}");
+
+        let c = Config::parse(
+            "[l2tp]\nsecret = \"hunter2\"\nchallenge = true\nhide_avps = true\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!format!("{c:?}").contains("hunter2"));
+        let shown = c.to_toml();
+        assert!(
+            !shown.contains("hunter2") && shown.contains("<redacted>"),
+            "{shown}"
+        );
+        let e = c.endpoint_config(Role::Server, [0; 32]);
+        assert_eq!(e.secret.as_deref(), Some(&b"hunter2"[..]));
+        assert!(e.challenge && e.hide_avps);
+    }
+
+    #[test]
+    fn effective_config_round_trips() {
+        let c = Config::parse("[l2tp]\nhello_interval_secs = 0\nredirect = \"192.0.2.9\"\nvendor_name = \"\"\n[client]\nserver = \"192.0.2.1\"\n", "t")
+            .unwrap();
+        let shown = c.to_toml();
+        let again = Config::parse(&shown, "shown").unwrap();
+        assert_eq!(again.to_toml(), shown);
+        let e = again.endpoint_config(Role::Server, [0; 32]);
+        assert_eq!(e.hello_interval, None);
+        assert_eq!(e.vendor_name, None);
+        assert_eq!(e.redirect, Some("192.0.2.9".parse().unwrap()));
+        assert_eq!(again.endpoint_config(Role::Client, [0; 32]).redirect, None);
+    }
+
+    #[test]
+    fn text_fields() {
+        let e = err("[l2tp]\nhost_name = \"\"\n");
+        assert!(e.contains("l2tp.host_name"), "{e}");
+        let e = err("[l2tp]\nhost_name = \"a\\nb\"\n");
+        assert!(e.contains("l2tp.host_name") && e.contains("control"), "{e}");
+    }
+}
