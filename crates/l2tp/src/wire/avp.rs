@@ -207,7 +207,11 @@ impl ResultCode {
             (None, Some(_)) => Some(error::NO_ERROR),
             (e, _) => e,
         };
-        Self { result, error, message }
+        Self {
+            result,
+            error,
+            message,
+        }
     }
 
     fn decode(v: &[u8]) -> Result<Self, WireError> {
@@ -396,7 +400,7 @@ pub(crate) struct RawAvp<'a> {
 
 impl<'a> RawAvp<'a> {
     /// Reads one AVP header and its value (RFC 2661 §4.1). Consumes at least 6 bytes on
-    /// success. `base` is added to offsets in errors.
+    /// success. Offsets in errors are relative to the start of `r` (the message body).
     pub(crate) fn read(r: &mut Reader<'a>) -> Result<Self, WireError> {
         let offset = r.used();
         let remaining = r.left();
@@ -407,7 +411,11 @@ impl<'a> RawAvp<'a> {
                 if length < AVP_HEADER_LEN {
                     return Err(WireError::AvpTooShort { offset, length });
                 }
-                return Err(WireError::AvpPastEnd { offset, length, remaining });
+                return Err(WireError::AvpPastEnd {
+                    offset,
+                    length,
+                    remaining,
+                });
             }
             return Err(WireError::Truncated {
                 needed: AVP_HEADER_LEN,
@@ -422,7 +430,11 @@ impl<'a> RawAvp<'a> {
             return Err(WireError::AvpTooShort { offset, length });
         }
         if length > remaining {
-            return Err(WireError::AvpPastEnd { offset, length, remaining });
+            return Err(WireError::AvpPastEnd {
+                offset,
+                length,
+                remaining,
+            });
         }
         let vendor_id = r.u16()?;
         let attribute_type = r.u16()?;
@@ -449,7 +461,13 @@ fn write_avp(out: &mut Vec<u8>, flags: u16, vendor_id: u16, attribute_type: u16,
 
 /// Appends the Message Type AVP (RFC 2661 §4.4.1: first, M=1, H=0, Length 8).
 pub(crate) fn write_message_type(out: &mut Vec<u8>, message_type: u16) {
-    write_avp(out, AVP_M, 0, AvpType::MessageType.value(), &message_type.to_be_bytes());
+    write_avp(
+        out,
+        AVP_M,
+        0,
+        AvpType::MessageType.value(),
+        &message_type.to_be_bytes(),
+    );
 }
 
 fn fixed<const N: usize>(avp: AvpType, v: &[u8]) -> Result<[u8; N], WireError> {
@@ -502,7 +520,8 @@ impl Avp {
         let r = match t {
             T::MessageType | T::Unknown(_) => return None,
             T::ResultCode => ResultCode::decode(v).map(Self::ResultCode),
-            T::ProtocolVersion => fixed::<2>(t, v).map(|[version, revision]| Self::ProtocolVersion { version, revision }),
+            T::ProtocolVersion => fixed::<2>(t, v)
+                .map(|[version, revision]| Self::ProtocolVersion { version, revision }),
             T::FramingCapabilities => u32_of(t, v).map(Self::FramingCapabilities),
             T::BearerCapabilities => u32_of(t, v).map(Self::BearerCapabilities),
             T::TieBreaker => fixed::<8>(t, v).map(|a| Self::TieBreaker(u64::from_be_bytes(a))),
@@ -687,13 +706,24 @@ impl Avp {
                 buffer_overruns,
                 timeout,
                 alignment,
-            } => return u32s(&[*crc, *framing, *hardware_overruns, *buffer_overruns, *timeout, *alignment]),
+            } => {
+                return u32s(&[
+                    *crc,
+                    *framing,
+                    *hardware_overruns,
+                    *buffer_overruns,
+                    *timeout,
+                    *alignment,
+                ])
+            }
             Self::Accm { send, receive } => return u32s(&[*send, *receive]),
             _ => {}
         }
         match self {
             Self::ResultCode(rc) => rc.encode(out),
-            Self::ProtocolVersion { version, revision } => out.extend_from_slice(&[*version, *revision]),
+            Self::ProtocolVersion { version, revision } => {
+                out.extend_from_slice(&[*version, *revision])
+            }
             Self::FramingCapabilities(x)
             | Self::BearerCapabilities(x)
             | Self::CallSerialNumber(x)
@@ -725,7 +755,11 @@ impl Avp {
             | Self::ProxyAuthenResponse(b)
             | Self::RandomVector(b)
             | Self::Unknown { value: b, .. } => out.extend_from_slice(b),
-            Self::Q931CauseCode { cause, message, advisory } => {
+            Self::Q931CauseCode {
+                cause,
+                message,
+                advisory,
+            } => {
                 out.extend_from_slice(&cause.to_be_bytes());
                 out.push(*message);
                 out.extend_from_slice(advisory);
@@ -759,7 +793,11 @@ impl Avp {
                 }
                 (*vendor_id, *attribute_type, f)
             }
-            _ => (0, self.avp_type().value(), if self.mandatory() { AVP_M } else { 0 }),
+            _ => (
+                0,
+                self.avp_type().value(),
+                if self.mandatory() { AVP_M } else { 0 },
+            ),
         };
         match hiding {
             Some((secret, rv)) if self.may_hide() && value.len() + 2 <= AVP_MAX_VALUE => {
@@ -794,7 +832,10 @@ mod tests {
         let a = raw(&b).unwrap();
         assert!(a.mandatory && !a.hidden && !a.reserved);
         assert_eq!((a.vendor_id, a.attribute_type, a.value), (0, 7, &b"vm"[..]));
-        assert_eq!(Avp::decode(AvpType::HostName, a.value), Some(Ok(Avp::HostName(b"vm".to_vec()))));
+        assert_eq!(
+            Avp::decode(AvpType::HostName, a.value),
+            Some(Ok(Avp::HostName(b"vm".to_vec())))
+        );
         assert_eq!(enc(&Avp::HostName(b"vm".to_vec())), b);
     }
 
@@ -803,17 +844,49 @@ mod tests {
         // ROBUSTNESS 1 and 2: Length 0..=5.
         for len in 0u8..6 {
             let b = [0x80, len, 0x00, 0x00, 0x00, 0x07, b'v', b'm'];
-            assert_eq!(raw(&b).unwrap_err(), WireError::AvpTooShort { offset: 0, length: usize::from(len) });
+            assert_eq!(
+                raw(&b).unwrap_err(),
+                WireError::AvpTooShort {
+                    offset: 0,
+                    length: usize::from(len)
+                }
+            );
         }
     }
 
     #[test]
     fn avp_past_end() {
         let b = [0x80, 0x09, 0x00, 0x00, 0x00, 0x07, b'v', b'm'];
-        assert_eq!(raw(&b).unwrap_err(), WireError::AvpPastEnd { offset: 0, length: 9, remaining: 8 });
-        assert_eq!(raw(&b[..4]).unwrap_err(), WireError::AvpPastEnd { offset: 0, length: 9, remaining: 4 });
-        assert_eq!(raw(&b[..1]).unwrap_err(), WireError::Truncated { needed: 6, remaining: 1 });
-        assert_eq!(raw(&[0x80, 0x03, 0]).unwrap_err(), WireError::AvpTooShort { offset: 0, length: 3 });
+        assert_eq!(
+            raw(&b).unwrap_err(),
+            WireError::AvpPastEnd {
+                offset: 0,
+                length: 9,
+                remaining: 8
+            }
+        );
+        assert_eq!(
+            raw(&b[..4]).unwrap_err(),
+            WireError::AvpPastEnd {
+                offset: 0,
+                length: 9,
+                remaining: 4
+            }
+        );
+        assert_eq!(
+            raw(&b[..1]).unwrap_err(),
+            WireError::Truncated {
+                needed: 6,
+                remaining: 1
+            }
+        );
+        assert_eq!(
+            raw(&[0x80, 0x03, 0]).unwrap_err(),
+            WireError::AvpTooShort {
+                offset: 0,
+                length: 3
+            }
+        );
     }
 
     #[test]
@@ -843,8 +916,14 @@ mod tests {
                 message: Some("bad \u{fffd}".into())
             })))
         );
-        assert!(matches!(Avp::decode(AvpType::ResultCode, &[0, 2, 0]), Some(Err(WireError::AvpValue { .. }))));
-        assert!(matches!(Avp::decode(AvpType::ResultCode, &[0]), Some(Err(WireError::AvpValue { .. }))));
+        assert!(matches!(
+            Avp::decode(AvpType::ResultCode, &[0, 2, 0]),
+            Some(Err(WireError::AvpValue { .. }))
+        ));
+        assert!(matches!(
+            Avp::decode(AvpType::ResultCode, &[0]),
+            Some(Err(WireError::AvpValue { .. }))
+        ));
         assert_eq!(ResultCode::new(1, None, Some("x")).error, Some(0));
         assert_eq!(ResultCode::new(1, Some(3), Some("")).message, None);
         let mut v = Vec::new();
@@ -869,8 +948,14 @@ mod tests {
         assert!(bad(T::CallErrors, &[0; 24]));
         assert!(bad(T::Accm, &[0; 8]));
         assert!(bad(T::Q931CauseCode, &[0, 1]));
-        assert_eq!(Avp::decode(T::VendorName, b""), Some(Ok(Avp::VendorName(Vec::new()))));
-        assert_eq!(Avp::decode(T::AssignedTunnelId, &[0, 0]), Some(Ok(Avp::AssignedTunnelId(TunnelId(0)))));
+        assert_eq!(
+            Avp::decode(T::VendorName, b""),
+            Some(Ok(Avp::VendorName(Vec::new())))
+        );
+        assert_eq!(
+            Avp::decode(T::AssignedTunnelId, &[0, 0]),
+            Some(Ok(Avp::AssignedTunnelId(TunnelId(0))))
+        );
         assert_eq!(Avp::decode(T::MessageType, &[0, 1]), None);
         assert_eq!(Avp::decode(T::Unknown(20), &[0, 1]), None);
     }
@@ -879,12 +964,20 @@ mod tests {
     fn structured_values() {
         use AvpType as T;
         let accm = [0, 0, 0xff, 0xff, 0xff, 0xff, 0, 0, 0, 0];
-        assert_eq!(Avp::decode(T::Accm, &accm), Some(Ok(Avp::Accm { send: 0xffff_ffff, receive: 0 })));
+        assert_eq!(
+            Avp::decode(T::Accm, &accm),
+            Some(Ok(Avp::Accm {
+                send: 0xffff_ffff,
+                receive: 0
+            }))
+        );
         let mut ce = [0u8; 26];
         for (i, b) in ce.iter_mut().enumerate() {
             *b = i as u8;
         }
-        let Some(Ok(a)) = Avp::decode(T::CallErrors, &ce) else { panic!() };
+        let Some(Ok(a)) = Avp::decode(T::CallErrors, &ce) else {
+            panic!()
+        };
         assert_eq!(
             a,
             Avp::CallErrors {
@@ -899,11 +992,18 @@ mod tests {
         let mut expect = ce;
         expect[..2].copy_from_slice(&[0, 0]);
         assert_eq!(&enc(&a)[6..], &expect);
-        assert_eq!(Avp::decode(T::ProxyAuthenId, &[9, 7]), Some(Ok(Avp::ProxyAuthenId(7))));
+        assert_eq!(
+            Avp::decode(T::ProxyAuthenId, &[9, 7]),
+            Some(Ok(Avp::ProxyAuthenId(7)))
+        );
         assert_eq!(&enc(&Avp::ProxyAuthenId(7))[6..], &[0, 7]);
         assert_eq!(
             Avp::decode(T::Q931CauseCode, &[0, 16, 0x45, b'x']),
-            Some(Ok(Avp::Q931CauseCode { cause: 16, message: 0x45, advisory: b"x".to_vec() }))
+            Some(Ok(Avp::Q931CauseCode {
+                cause: 16,
+                message: 0x45,
+                advisory: b"x".to_vec()
+            }))
         );
     }
 
@@ -935,7 +1035,10 @@ mod tests {
         let a = Avp::VendorName(vec![b'x'; 2000]);
         let v = enc(&a);
         assert_eq!(v.len(), AVP_MAX_LEN);
-        assert_eq!(u16::from_be_bytes([v[0], v[1]]) & AVP_LENGTH_MASK, AVP_MAX_LEN as u16);
+        assert_eq!(
+            u16::from_be_bytes([v[0], v[1]]) & AVP_LENGTH_MASK,
+            AVP_MAX_LEN as u16
+        );
         // Too long to hide: sent in the clear.
         let mut h = Vec::new();
         Avp::VendorName(vec![b'x'; AVP_MAX_VALUE - 1]).encode(&mut h, Some((b"s", &[0; 16])));

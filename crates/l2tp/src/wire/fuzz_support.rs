@@ -75,13 +75,19 @@ fn roundtrip_header(data: &[u8], header: Header, payload: std::ops::Range<usize>
     assert_eq!(&written[..n], &encoded[..], "write and encode differ");
     assert_eq!(
         header.write(&mut written[..n - 1]),
-        Err(WireError::Truncated { needed: n, remaining: n - 1 })
+        Err(WireError::Truncated {
+            needed: n,
+            remaining: n - 1
+        })
     );
 
     let mut received = data[..n].to_vec();
     received[0] &= !HEADER_RESERVED[0];
     received[1] &= !HEADER_RESERVED[1];
-    assert_eq!(encoded, received, "re-encoded header differs from the received one");
+    assert_eq!(
+        encoded, received,
+        "re-encoded header differs from the received one"
+    );
 
     // Header, the received Offset Pad, the payload: the same datagram minus trailing bytes.
     encoded.extend_from_slice(&data[n..payload.end]);
@@ -95,31 +101,62 @@ fn roundtrip_body(body: &[u8], header: Option<Header>) {
         let Ok(m) = ControlMessage::parse(body, secret) else {
             continue;
         };
-        assert_eq!(peek_message_type(body), Some(m.message_type), "peek disagrees with parse");
+        assert_eq!(
+            peek_message_type(body),
+            Some(m.message_type),
+            "peek disagrees with parse"
+        );
 
         let mut clear = Vec::new();
         m.encode(&mut clear, None);
-        assert_eq!(ControlMessage::parse(&clear, None).as_ref(), Ok(&m), "clear round trip");
+        assert_eq!(
+            ControlMessage::parse(&clear, None).as_ref(),
+            Ok(&m),
+            "clear round trip"
+        );
         let mut clear_again = Vec::new();
-        ControlMessage::parse(&clear, None).expect("parsed above").encode(&mut clear_again, None);
+        ControlMessage::parse(&clear, None)
+            .expect("parsed above")
+            .encode(&mut clear_again, None);
         assert_eq!(clear_again, clear, "clear encoding is not a fixpoint");
 
         let mut hidden = Vec::new();
         m.encode(&mut hidden, Some((FUZZ_SECRET, &FUZZ_RANDOM_VECTOR)));
         let mut expect = m.clone();
         expect.avps.retain(|a| !matches!(a, Avp::RandomVector(_)));
-        expect.avps.insert(0, Avp::RandomVector(FUZZ_RANDOM_VECTOR.to_vec()));
-        assert_eq!(ControlMessage::parse(&hidden, Some(FUZZ_SECRET)), Ok(expect), "hidden round trip");
+        expect
+            .avps
+            .insert(0, Avp::RandomVector(FUZZ_RANDOM_VECTOR.to_vec()));
+        assert_eq!(
+            ControlMessage::parse(&hidden, Some(FUZZ_SECRET)),
+            Ok(expect),
+            "hidden round trip"
+        );
 
         if let Some(h) = header {
             let (ns, nr) = h.sequence.unwrap_or_default();
             let mut datagram = Vec::new();
-            encode_control(h.tunnel_id, h.session_id, ns, nr, Some(&m), None, &mut datagram);
+            encode_control(
+                h.tunnel_id,
+                h.session_id,
+                ns,
+                nr,
+                Some(&m),
+                None,
+                &mut datagram,
+            );
             if datagram.len() <= usize::from(u16::MAX) {
                 let (h2, p2) = Header::parse(&datagram).expect("encode_control header must parse");
-                assert_eq!((h2.tunnel_id, h2.session_id, h2.sequence), (h.tunnel_id, h.session_id, h.sequence));
+                assert_eq!(
+                    (h2.tunnel_id, h2.session_id, h2.sequence),
+                    (h.tunnel_id, h.session_id, h.sequence)
+                );
                 assert_eq!(h2.length, u16::try_from(datagram.len()).ok());
-                assert_eq!(ControlMessage::parse(&datagram[p2], None).as_ref(), Ok(&m), "encode_control round trip");
+                assert_eq!(
+                    ControlMessage::parse(&datagram[p2], None).as_ref(),
+                    Ok(&m),
+                    "encode_control round trip"
+                );
             }
         }
     }

@@ -68,7 +68,13 @@ pub struct Header {
 impl Header {
     /// A control-message header (RFC 2661 §3.1: T=1, L=1, S=1, O=0, P=0) with the given
     /// Length field.
-    pub const fn control(length: u16, tunnel_id: TunnelId, session_id: SessionId, ns: Seq16, nr: Seq16) -> Self {
+    pub const fn control(
+        length: u16,
+        tunnel_id: TunnelId,
+        session_id: SessionId,
+        ns: Seq16,
+        nr: Seq16,
+    ) -> Self {
         Self {
             control: true,
             length: Some(length),
@@ -150,7 +156,10 @@ impl Header {
         //# offset padding.
         let start = header_len + offset_size.map_or(0, usize::from);
         if start > end {
-            return Err(WireError::BadLength { length: start, datagram: end });
+            return Err(WireError::BadLength {
+                length: start,
+                datagram: end,
+            });
         }
         let header = Self {
             control,
@@ -165,14 +174,21 @@ impl Header {
     }
 
     const fn len_for(has_length: bool, has_sequence: bool, has_offset: bool) -> usize {
-        HEADER_MIN_LEN + if has_length { 2 } else { 0 } + if has_sequence { 4 } else { 0 } + if has_offset { 2 } else { 0 }
+        HEADER_MIN_LEN
+            + if has_length { 2 } else { 0 }
+            + if has_sequence { 4 } else { 0 }
+            + if has_offset { 2 } else { 0 }
     }
 
     /// Encoded length of this header (RFC 2661 §3.1): flags through the Offset Size field,
     /// without the Offset Pad octets.
     #[allow(clippy::len_without_is_empty)]
     pub const fn len(&self) -> usize {
-        Self::len_for(self.length.is_some(), self.sequence.is_some(), self.offset_size.is_some())
+        Self::len_for(
+            self.length.is_some(),
+            self.sequence.is_some(),
+            self.offset_size.is_some(),
+        )
     }
 
     /// The flags-and-version word (RFC 2661 §3.1), reserved bits 0.
@@ -247,12 +263,15 @@ mod tests {
 
     /// The header of SoftEther's SCCRP in `/work/shared/peers/pcap/softether-sccrq-ike-mm1.pcap`
     /// (frame 2): T, L, S, Ver 2; Length 82; Tunnel 4242; Session 0; Ns 0; Nr 1.
-    const SCCRP_HEADER: [u8; 12] = [0xc8, 0x02, 0x00, 0x52, 0x10, 0x92, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01];
+    const SCCRP_HEADER: [u8; 12] = [
+        0xc8, 0x02, 0x00, 0x52, 0x10, 0x92, 0x00, 0x00, 0x00, 0x00, 0x00, 0x01,
+    ];
 
     /// A data message with L, S, O and P: flags 0x4b02, Length 20, Tunnel 7, Session 9,
     /// Ns 3, Nr 0, Offset Size 2, pad 2 bytes, then a 4-byte payload.
     const DATA_LSOP: [u8; 20] = [
-        0x4b, 0x02, 0x00, 0x14, 0x00, 0x07, 0x00, 0x09, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0xee, 0xee, 0xff, 0x03, 0xc0, 0x21,
+        0x4b, 0x02, 0x00, 0x14, 0x00, 0x07, 0x00, 0x09, 0x00, 0x03, 0x00, 0x00, 0x00, 0x02, 0xee,
+        0xee, 0xff, 0x03, 0xc0, 0x21,
     ];
 
     fn sccrp_repr() -> Header {
@@ -307,7 +326,10 @@ mod tests {
         let d = [0x00, 0x02, 0x10, 0x92, 0x00, 0x01, 0xff, 0x03];
         let (h, payload) = Header::parse(&d).unwrap();
         assert_eq!(h.len(), HEADER_MIN_LEN);
-        assert_eq!((h.control, h.length, h.sequence, h.offset_size), (false, None, None, None));
+        assert_eq!(
+            (h.control, h.length, h.sequence, h.offset_size),
+            (false, None, None, None)
+        );
         assert_eq!(payload, 6..8);
     }
 
@@ -315,27 +337,44 @@ mod tests {
     fn buffer_len_and_check_len() {
         let repr = sccrp_repr();
         let mut short = [0u8; 11];
-        assert_eq!(repr.write(&mut short), Err(WireError::Truncated { needed: 12, remaining: 11 }));
+        assert_eq!(
+            repr.write(&mut short),
+            Err(WireError::Truncated {
+                needed: 12,
+                remaining: 11
+            })
+        );
         for n in 0..HEADER_MIN_LEN {
             assert_eq!(
                 Header::parse(&SCCRP_HEADER[..n]),
-                Err(WireError::Truncated { needed: 6, remaining: n })
+                Err(WireError::Truncated {
+                    needed: 6,
+                    remaining: n
+                })
             );
         }
         // ROBUSTNESS 13: a control datagram shorter than 12 bytes.
         for n in HEADER_MIN_LEN..12 {
             assert_eq!(
                 Header::parse(&SCCRP_HEADER[..n]),
-                Err(WireError::Truncated { needed: 12, remaining: n })
+                Err(WireError::Truncated {
+                    needed: 12,
+                    remaining: n
+                })
             );
         }
     }
 
     #[test]
     fn zlb() {
-        let zlb = [0xc8, 0x02, 0x00, 0x0c, 0x00, 0x05, 0x00, 0x00, 0x00, 0x04, 0x00, 0x07];
+        let zlb = [
+            0xc8, 0x02, 0x00, 0x0c, 0x00, 0x05, 0x00, 0x00, 0x00, 0x04, 0x00, 0x07,
+        ];
         let (h, payload) = Header::parse(&zlb).unwrap();
-        assert_eq!(h, Header::control(12, TunnelId(5), SessionId(0), Seq16(4), Seq16(7)));
+        assert_eq!(
+            h,
+            Header::control(12, TunnelId(5), SessionId(0), Seq16(4), Seq16(7))
+        );
         assert!(payload.is_empty());
         assert_eq!(payload.start, 12);
     }
@@ -356,7 +395,11 @@ mod tests {
         for flags in [0x8802u16, 0xc002, 0xca02] {
             let mut d = SCCRP_HEADER;
             d[..2].copy_from_slice(&flags.to_be_bytes());
-            assert_eq!(Header::parse(&d), Err(WireError::ControlHeaderFlags), "{flags:#x}");
+            assert_eq!(
+                Header::parse(&d),
+                Err(WireError::ControlHeaderFlags),
+                "{flags:#x}"
+            );
         }
     }
 
@@ -375,14 +418,32 @@ mod tests {
         // Length larger than the datagram (ROBUSTNESS 3).
         let mut d = SCCRP_HEADER;
         d[2..4].copy_from_slice(&200u16.to_be_bytes());
-        assert_eq!(Header::parse(&d), Err(WireError::BadLength { length: 200, datagram: 12 }));
+        assert_eq!(
+            Header::parse(&d),
+            Err(WireError::BadLength {
+                length: 200,
+                datagram: 12
+            })
+        );
         // Length smaller than the header.
         d[2..4].copy_from_slice(&11u16.to_be_bytes());
-        assert_eq!(Header::parse(&d), Err(WireError::BadLength { length: 11, datagram: 12 }));
+        assert_eq!(
+            Header::parse(&d),
+            Err(WireError::BadLength {
+                length: 11,
+                datagram: 12
+            })
+        );
         // Offset pad past Length.
         let mut d = DATA_LSOP;
         d[12..14].copy_from_slice(&7u16.to_be_bytes());
-        assert_eq!(Header::parse(&d), Err(WireError::BadLength { length: 21, datagram: 20 }));
+        assert_eq!(
+            Header::parse(&d),
+            Err(WireError::BadLength {
+                length: 21,
+                datagram: 20
+            })
+        );
         // Offset pad exactly to the end: empty payload.
         d[12..14].copy_from_slice(&6u16.to_be_bytes());
         assert_eq!(Header::parse(&d).map(|(_, r)| r), Ok(20..20));

@@ -49,7 +49,11 @@ fn apply(attribute_type: u16, secret: &[u8], random_vector: &[u8], buf: &mut [u8
             //# If the Subformat is longer than 16 octets, a second one-way MD5 hash
             //# is calculated over a stream of octets consisting of the shared secret
             //# followed by the result of the first XOR.
-            b = Md5::new().chain_update(secret).chain_update(&*cipher).finalize().into();
+            b = Md5::new()
+                .chain_update(secret)
+                .chain_update(&*cipher)
+                .finalize()
+                .into();
         }
     }
 }
@@ -57,7 +61,13 @@ fn apply(attribute_type: u16, secret: &[u8], random_vector: &[u8], buf: &mut [u8
 /// Appends the hidden form of `value` for an AVP of `attribute_type` (RFC 2661 §4.3): the
 /// Hidden AVP Subformat without padding, XORed with the keystream. Appends
 /// `2 + value.len()` octets. `value` must be at most 65535 octets (AVP values are ≤ 1017).
-pub(crate) fn hide(attribute_type: u16, secret: &[u8], random_vector: &[u8], value: &[u8], out: &mut Vec<u8>) {
+pub(crate) fn hide(
+    attribute_type: u16,
+    secret: &[u8],
+    random_vector: &[u8],
+    value: &[u8],
+    out: &mut Vec<u8>,
+) {
     let at = out.len();
     let original = u16::try_from(value.len()).unwrap_or(u16::MAX);
     out.extend_from_slice(&original.to_be_bytes());
@@ -70,7 +80,12 @@ pub(crate) fn hide(attribute_type: u16, secret: &[u8], random_vector: &[u8], val
 /// Errors: a hidden value shorter than the 2-octet length: [`WireError::Truncated`]; a
 /// decrypted Original Length above the octets that follow it (wrong secret or forgery):
 /// [`WireError::HiddenLength`]. Padding after the original value is discarded.
-pub(crate) fn unhide(attribute_type: u16, secret: &[u8], random_vector: &[u8], hidden: &[u8]) -> Result<Vec<u8>, WireError> {
+pub(crate) fn unhide(
+    attribute_type: u16,
+    secret: &[u8],
+    random_vector: &[u8],
+    hidden: &[u8],
+) -> Result<Vec<u8>, WireError> {
     if hidden.len() < 2 {
         return Err(WireError::Truncated {
             needed: 2,
@@ -108,17 +123,22 @@ mod tests {
     //       return out
     const SECRET: &[u8] = b"testsecret";
     const RV: [u8; 16] = [
-        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e, 0x0f,
+        0x00, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a, 0x0b, 0x0c, 0x0d, 0x0e,
+        0x0f,
     ];
 
     /// hide(9, b"testsecret", bytes(range(16)), b"\x12\x34"): Assigned Tunnel ID 0x1234.
     const KAT_SHORT: [u8; 4] = [0x09, 0x95, 0x53, 0x4a];
     /// hide(7, b"testsecret", bytes(range(16)), b"a-host-name-longer-than-thirty-two-octets"):
     /// three blocks, the last one partial.
-    const KAT_LONG: &str = "081d25a90d4346dead782b08a9c5f60c13c69c3c1da51995ef813ad33a29001aca5066870906e72505fb94";
+    const KAT_LONG: &str =
+        "081d25a90d4346dead782b08a9c5f60c13c69c3c1da51995ef813ad33a29001aca5066870906e72505fb94";
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     #[test]
@@ -153,9 +173,19 @@ mod tests {
         apply(14, SECRET, &RV, &mut sub, true);
         assert_eq!(
             unhide(14, SECRET, &RV, &sub),
-            Err(WireError::HiddenLength { avp: 14, original: 3, available: 2 })
+            Err(WireError::HiddenLength {
+                avp: 14,
+                original: 3,
+                available: 2
+            })
         );
-        assert_eq!(unhide(14, SECRET, &RV, &[0x01]), Err(WireError::Truncated { needed: 2, remaining: 1 }));
+        assert_eq!(
+            unhide(14, SECRET, &RV, &[0x01]),
+            Err(WireError::Truncated {
+                needed: 2,
+                remaining: 1
+            })
+        );
     }
 
     #[test]

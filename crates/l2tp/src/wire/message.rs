@@ -50,7 +50,15 @@ impl MessageType {
     pub fn is_session_message(self) -> bool {
         matches!(
             self,
-            Self::Ocrq | Self::Ocrp | Self::Occn | Self::Icrq | Self::Icrp | Self::Iccn | Self::Cdn | Self::Wen | Self::Sli
+            Self::Ocrq
+                | Self::Ocrp
+                | Self::Occn
+                | Self::Icrq
+                | Self::Icrp
+                | Self::Iccn
+                | Self::Cdn
+                | Self::Wen
+                | Self::Sli
         )
     }
 
@@ -62,10 +70,20 @@ impl MessageType {
             //# The following AVPs MUST be present in the SCCRQ:
             //# Message Type AVP, Protocol Version, Host Name, Framing Capabilities,
             //# Assigned Tunnel ID
-            Self::Sccrq => &[T::ProtocolVersion, T::HostName, T::FramingCapabilities, T::AssignedTunnelId],
+            Self::Sccrq => &[
+                T::ProtocolVersion,
+                T::HostName,
+                T::FramingCapabilities,
+                T::AssignedTunnelId,
+            ],
             //= https://www.rfc-editor.org/rfc/rfc2661#section-6.2
             //# Message Type, Protocol Version, Framing Capabilities, Host Name, Assigned Tunnel ID
-            Self::Sccrp => &[T::ProtocolVersion, T::FramingCapabilities, T::HostName, T::AssignedTunnelId],
+            Self::Sccrp => &[
+                T::ProtocolVersion,
+                T::FramingCapabilities,
+                T::HostName,
+                T::AssignedTunnelId,
+            ],
             Self::StopCcn => &[T::AssignedTunnelId, T::ResultCode],
             Self::Icrq => &[T::AssignedSessionId, T::CallSerialNumber],
             Self::Icrp | Self::Ocrp => &[T::AssignedSessionId],
@@ -119,8 +137,10 @@ impl ControlMessage {
     ///
     /// - The Message Type AVP MUST be first, vendor 0, reserved bits clear, value 2 octets
     ///   (else [`WireError::MissingMessageType`], also for a body under 8 octets), and not
-    ///   hidden ([`WireError::MessageTypeHidden`]). An unknown type with M=1 parses as
-    ///   [`MessageType::Unknown`]; with M=0 it is [`WireError::IgnorableMessageType`].
+    ///   hidden ([`WireError::MessageTypeHidden`]). An unknown type parses as
+    ///   [`MessageType::Unknown`] whatever its M bit: that bit decides between clearing the
+    ///   tunnel (M=1) and ignoring the message (M=0) (§4.4.1); read it with
+    ///   [`message_type_mandatory`].
     /// - Every AVP consumes at least 6 octets, so the loop terminates; a Length under 6 is
     ///   [`WireError::AvpTooShort`], past the end [`WireError::AvpPastEnd`].
     /// - Hidden AVPs are unhidden with `secret` and the most recent preceding Random Vector
@@ -137,7 +157,10 @@ impl ControlMessage {
         }
         let mut r = Reader::new(body);
         let first = RawAvp::read(&mut r)?;
-        if first.vendor_id != 0 || first.attribute_type != AvpType::MessageType.value() || first.reserved {
+        if first.vendor_id != 0
+            || first.attribute_type != AvpType::MessageType.value()
+            || first.reserved
+        {
             return Err(WireError::MissingMessageType);
         }
         //# This AVP may not be hidden (the H-bit MUST be 0).
@@ -148,11 +171,6 @@ impl ControlMessage {
             return Err(WireError::MissingMessageType);
         };
         let message_type = MessageType::from(u16::from_be_bytes([*a, *b]));
-        //# If the M-bit is not set, then the implementation may ignore an unknown
-        //# message type.
-        if !message_type.is_known() && !first.mandatory {
-            return Err(WireError::IgnorableMessageType(message_type.value()));
-        }
 
         let mut avps = Vec::new();
         // The value of the most recent Random Vector AVP (§4.3), owned because it may itself
@@ -180,7 +198,9 @@ impl ControlMessage {
                 let secret = secret.ok_or(WireError::HiddenWithoutSecret)?;
                 //# On receipt, the random vector is taken from the last Random Vector
                 //# AVP encountered in the message prior to the AVP to be unhidden.
-                let rv = random_vector.as_deref().ok_or(WireError::HiddenWithoutRandomVector)?;
+                let rv = random_vector
+                    .as_deref()
+                    .ok_or(WireError::HiddenWithoutRandomVector)?;
                 hidden::unhide(raw.attribute_type, secret, rv, raw.value)?
             } else {
                 raw.value.to_vec()
@@ -235,13 +255,25 @@ impl ControlMessage {
     /// Framing Type, Called Number; CDN (§6.12) Result Code, Assigned Session ID; WEN (§6.13)
     /// Call Errors; SLI (§6.14) ACCM. SCCCN, Hello and unknown types require none.
     pub fn missing_required(&self) -> Option<AvpType> {
-        self.message_type.required().iter().copied().find(|&t| self.get(t).is_none())
+        self.message_type
+            .required()
+            .iter()
+            .copied()
+            .find(|&t| self.get(t).is_none())
     }
 
     /// The first unrecognized AVP with M=1 (RFC 2661 §4.1: it terminates the session of a
     /// session message, or the tunnel).
     pub fn unknown_mandatory(&self) -> Option<&Avp> {
-        self.avps.iter().find(|a| matches!(a, Avp::Unknown { mandatory: true, .. }))
+        self.avps.iter().find(|a| {
+            matches!(
+                a,
+                Avp::Unknown {
+                    mandatory: true,
+                    ..
+                }
+            )
+        })
     }
 
     /// The first AVP of type `t` (RFC 2661 §4.4). Never an [`Avp::Unknown`] for a known `t`.
@@ -376,9 +408,19 @@ impl ControlMessage {
 /// 8). Does not look at the M bit or any other AVP.
 pub fn peek_message_type(body: &[u8]) -> Option<MessageType> {
     match body {
-        [flags, 8, 0, 0, 0, 0, a, b, ..] if flags & 0x7f == 0 => Some(MessageType::from(u16::from_be_bytes([*a, *b]))),
+        [flags, 8, 0, 0, 0, 0, a, b, ..] if flags & 0x7f == 0 => {
+            Some(MessageType::from(u16::from_be_bytes([*a, *b])))
+        }
         _ => None,
     }
+}
+
+/// The M bit of a control body's first AVP (RFC 2661 §4.4.1: "if the M-bit is set within
+/// the Message Type AVP and the Message Type is unknown to the implementation, the tunnel
+/// MUST be cleared. If the M-bit is not set, then the implementation may ignore an unknown
+/// message type"). `false` for an empty body.
+pub fn message_type_mandatory(body: &[u8]) -> bool {
+    body.first().is_some_and(|f| f & 0x80 != 0)
 }
 
 /// Appends a whole control datagram (RFC 2661 §3.1, §6): the header (T, L, S set; Length
@@ -413,18 +455,23 @@ pub fn challenge_response(message_type: MessageType, secret: &[u8], challenge: &
     //# For purposes of the ID value in the CHAP response calculation, the value of the
     //# Message Type AVP for this message is used (e.g. 2 for an SCCRP, and 3 for an SCCCN).
     let id = message_type.value().to_be_bytes()[1];
-    Md5::new().chain_update([id]).chain_update(secret).chain_update(challenge).finalize().into()
+    Md5::new()
+        .chain_update([id])
+        .chain_update(secret)
+        .chain_update(challenge)
+        .finalize()
+        .into()
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
     use crate::wire::CONTROL_HEADER_LEN;
 
     /// SoftEther 5.01.9674's SCCRP (UDP payload of frame 2 of
     /// `/work/shared/peers/pcap/softether-sccrq-ike-mm1.pcap`): Tunnel 4242, Ns 0, Nr 1;
-    /// Message Type 2, Protocol Version 1.0, Framing Capabilities 3 (M=0!), Bearer
-    /// Capabilities 0 (M=0), Host Name "vm", Vendor Name "L2TP", Assigned Tunnel ID 1,
+    /// Message Type 2, Protocol Version 1.0, Framing Capabilities 3 (M=0, against §4.4.3),
+    /// Bearer Capabilities 3 (M=0, idem), Host Name "vm", Vendor Name "L2TP", Assigned Tunnel ID 1,
     /// Receive Window Size 16.
     pub(crate) const SOFTETHER_SCCRP: &str = "c8020052109200000000000180080000000000028008000000020100000a0000000300000003000a0000000400000003800800000007766d000a000000084c325450800800000009000100080000000a0010";
 
@@ -435,12 +482,18 @@ mod tests {
     pub(crate) const HANDCRAFT_SCCRQ: &str = "c802005d000000000000000080080000000000018008000000020100800a0000000300000003000a0000000400000000800e00000007727573742d6c6163000f00000008706565722d74657374800800000009109280080000000a0008";
 
     pub(crate) fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn sccrq_repr() -> ControlMessage {
         ControlMessage::new(MessageType::Sccrq)
-            .with(Avp::ProtocolVersion { version: 1, revision: 0 })
+            .with(Avp::ProtocolVersion {
+                version: 1,
+                revision: 0,
+            })
             .with(Avp::FramingCapabilities(3))
             .with(Avp::BearerCapabilities(0))
             .with(Avp::HostName(b"rust-lac".to_vec()))
@@ -471,15 +524,24 @@ mod tests {
     fn parse_softether_sccrp() {
         let d = hex(SOFTETHER_SCCRP);
         let (h, payload) = Header::parse(&d).unwrap();
-        assert_eq!(h, Header::control(82, TunnelId(4242), SessionId(0), Seq16(0), Seq16(1)));
-        assert_eq!(peek_message_type(&d[payload.clone()]), Some(MessageType::Sccrp));
+        assert_eq!(
+            h,
+            Header::control(82, TunnelId(4242), SessionId(0), Seq16(0), Seq16(1))
+        );
+        assert_eq!(
+            peek_message_type(&d[payload.clone()]),
+            Some(MessageType::Sccrp)
+        );
         let m = ControlMessage::parse(&d[payload], None).unwrap();
         assert_eq!(
             m,
             ControlMessage::new(MessageType::Sccrp)
-                .with(Avp::ProtocolVersion { version: 1, revision: 0 })
+                .with(Avp::ProtocolVersion {
+                    version: 1,
+                    revision: 0
+                })
                 .with(Avp::FramingCapabilities(3))
-                .with(Avp::BearerCapabilities(0))
+                .with(Avp::BearerCapabilities(3))
                 .with(Avp::HostName(b"vm".to_vec()))
                 .with(Avp::VendorName(b"L2TP".to_vec()))
                 .with(Avp::AssignedTunnelId(TunnelId(1)))
@@ -498,13 +560,24 @@ mod tests {
     fn parse_and_emit_handcrafted_sccrq() {
         let d = hex(HANDCRAFT_SCCRQ);
         let (h, payload) = Header::parse(&d).unwrap();
-        assert_eq!(h, Header::control(93, TunnelId(0), SessionId(0), Seq16(0), Seq16(0)));
+        assert_eq!(
+            h,
+            Header::control(93, TunnelId(0), SessionId(0), Seq16(0), Seq16(0))
+        );
         let m = ControlMessage::parse(&d[payload], None).unwrap();
         assert_eq!(m, sccrq_repr());
         // Emit: identical bytes except the Bearer Capabilities M bit, which handcraft.py
         // clears and §4.4.3 sets.
         let mut out = Vec::new();
-        encode_control(TunnelId(0), SessionId(0), Seq16(0), Seq16(0), Some(&m), None, &mut out);
+        encode_control(
+            TunnelId(0),
+            SessionId(0),
+            Seq16(0),
+            Seq16(0),
+            Some(&m),
+            None,
+            &mut out,
+        );
         let mut expect = d.clone();
         expect[12 + 8 + 8 + 10] |= 0x80;
         assert_eq!(out, expect);
@@ -513,8 +586,19 @@ mod tests {
     #[test]
     fn zlb() {
         let mut out = vec![0xee];
-        encode_control(TunnelId(5), SessionId(0), Seq16(4), Seq16(7), None, None, &mut out);
-        assert_eq!(&out[1..], &[0xc8, 0x02, 0x00, 0x0c, 0x00, 0x05, 0x00, 0x00, 0x00, 0x04, 0x00, 0x07]);
+        encode_control(
+            TunnelId(5),
+            SessionId(0),
+            Seq16(4),
+            Seq16(7),
+            None,
+            None,
+            &mut out,
+        );
+        assert_eq!(
+            &out[1..],
+            &[0xc8, 0x02, 0x00, 0x0c, 0x00, 0x05, 0x00, 0x00, 0x00, 0x04, 0x00, 0x07]
+        );
         let (_, payload) = Header::parse(&out[1..]).unwrap();
         assert!(payload.is_empty());
     }
@@ -526,7 +610,9 @@ mod tests {
         let m = ControlMessage::new(MessageType::Icrq)
             .with(Avp::AssignedSessionId(SessionId(77)))
             .with(Avp::CallSerialNumber(1))
-            .with(Avp::CallingNumber(b"5551234-a-long-calling-number-over-one-block".to_vec()))
+            .with(Avp::CallingNumber(
+                b"5551234-a-long-calling-number-over-one-block".to_vec(),
+            ))
             .with(Avp::Unknown {
                 mandatory: false,
                 vendor_id: 9,
@@ -547,8 +633,12 @@ mod tests {
         expect.avps.insert(0, Avp::RandomVector(rv.to_vec()));
         assert_eq!(parsed, expect);
         // Without the secret, or with the wrong one.
-        assert_eq!(ControlMessage::parse(&out, None), Err(WireError::HiddenWithoutSecret));
-        assert!(ControlMessage::parse(&out, Some(b"wrong")).is_err_and(|e| e != WireError::HiddenWithoutSecret));
+        assert_eq!(
+            ControlMessage::parse(&out, None),
+            Err(WireError::HiddenWithoutSecret)
+        );
+        assert!(ControlMessage::parse(&out, Some(b"wrong"))
+            .is_err_and(|e| e != WireError::HiddenWithoutSecret));
         // Re-encoding the parsed message (with its Random Vector) while hiding keeps one RV.
         let mut again = Vec::new();
         parsed.encode(&mut again, Some((secret, &rv)));
@@ -568,7 +658,10 @@ mod tests {
         let mut out = Vec::new();
         ControlMessage::new(MessageType::Sccrq)
             .with(Avp::AssignedTunnelId(TunnelId(0x1234)))
-            .encode(&mut out, Some((b"testsecret", &core::array::from_fn(|i| i as u8))));
+            .encode(
+                &mut out,
+                Some((b"testsecret", &core::array::from_fn(|i| i as u8))),
+            );
         assert_eq!(out, b);
     }
 
@@ -590,11 +683,20 @@ mod tests {
         // ROBUSTNESS 5.
         let mut b = mt(1);
         b.extend(avp(0xc0, 0, 9, &[1, 2, 3, 4]));
-        assert_eq!(ControlMessage::parse(&b, Some(b"s")), Err(WireError::HiddenWithoutRandomVector));
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::HiddenWithoutSecret));
+        assert_eq!(
+            ControlMessage::parse(&b, Some(b"s")),
+            Err(WireError::HiddenWithoutRandomVector)
+        );
+        assert_eq!(
+            ControlMessage::parse(&b, None),
+            Err(WireError::HiddenWithoutSecret)
+        );
         // A Random Vector *after* the hidden AVP does not count.
         b.extend(avp(0x80, 0, 36, &[0; 16]));
-        assert_eq!(ControlMessage::parse(&b, Some(b"s")), Err(WireError::HiddenWithoutRandomVector));
+        assert_eq!(
+            ControlMessage::parse(&b, Some(b"s")),
+            Err(WireError::HiddenWithoutRandomVector)
+        );
     }
 
     #[test]
@@ -610,7 +712,11 @@ mod tests {
         b.extend(avp(0x80, 0, 7, b"next"));
         assert_eq!(
             ControlMessage::parse(&b, Some(b"s")),
-            Err(WireError::HiddenLength { avp: 9, original: 3, available: 2 })
+            Err(WireError::HiddenLength {
+                avp: 9,
+                original: 3,
+                available: 2
+            })
         );
     }
 
@@ -620,13 +726,31 @@ mod tests {
         let d = hex(HANDCRAFT_SCCRQ);
         let mut b = body(&d).to_vec();
         b[8 + 8 + 1] = 0; // Length of Framing Capabilities
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::AvpTooShort { offset: 16, length: 0 }));
+        assert_eq!(
+            ControlMessage::parse(&b, None),
+            Err(WireError::AvpTooShort {
+                offset: 16,
+                length: 0
+            })
+        );
         // Also the very first AVP.
         let mut b = body(&d).to_vec();
         b[1] = 0;
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::AvpTooShort { offset: 0, length: 0 }));
+        assert_eq!(
+            ControlMessage::parse(&b, None),
+            Err(WireError::AvpTooShort {
+                offset: 0,
+                length: 0
+            })
+        );
         // A body of nothing but zeros.
-        assert_eq!(ControlMessage::parse(&[0; 64], None), Err(WireError::AvpTooShort { offset: 0, length: 0 }));
+        assert_eq!(
+            ControlMessage::parse(&[0; 64], None),
+            Err(WireError::AvpTooShort {
+                offset: 0,
+                length: 0
+            })
+        );
     }
 
     #[test]
@@ -638,7 +762,10 @@ mod tests {
                 b.extend([0x80, len, 0, 0, 0, t as u8, b'a', b'b', b'c', b'd']);
                 assert_eq!(
                     ControlMessage::parse(&b, None),
-                    Err(WireError::AvpTooShort { offset: 8, length: usize::from(len) })
+                    Err(WireError::AvpTooShort {
+                        offset: 8,
+                        length: usize::from(len)
+                    })
                 );
             }
         }
@@ -647,7 +774,10 @@ mod tests {
         b.extend(avp(0x80, 0, 7, b""));
         assert_eq!(
             ControlMessage::parse(&b, None),
-            Err(WireError::AvpValue { avp: AvpType::HostName, reason: "must be at least 1 octet" })
+            Err(WireError::AvpValue {
+                avp: AvpType::HostName,
+                reason: "must be at least 1 octet"
+            })
         );
         let mut b = mt(1);
         b.extend(avp(0x00, 0, 8, b""));
@@ -661,7 +791,11 @@ mod tests {
         let (_, payload) = Header::parse(&d).unwrap();
         assert_eq!(
             ControlMessage::parse(&d[payload], None),
-            Err(WireError::AvpPastEnd { offset: 0, length: 40, remaining: 8 }),
+            Err(WireError::AvpPastEnd {
+                offset: 0,
+                length: 40,
+                remaining: 8
+            }),
             "8-byte body whose only AVP claims 40"
         );
         let mut b = mt(1);
@@ -669,18 +803,32 @@ mod tests {
         b.truncate(b.len() - 1);
         assert_eq!(
             ControlMessage::parse(&b, None),
-            Err(WireError::AvpPastEnd { offset: 8, length: 10, remaining: 9 })
+            Err(WireError::AvpPastEnd {
+                offset: 8,
+                length: 10,
+                remaining: 9
+            })
         );
         // A runt of 1..5 trailing octets.
         let mut b = mt(1);
         b.extend([0x80, 0x0a, 0]);
         assert_eq!(
             ControlMessage::parse(&b, None),
-            Err(WireError::AvpPastEnd { offset: 8, length: 10, remaining: 3 })
+            Err(WireError::AvpPastEnd {
+                offset: 8,
+                length: 10,
+                remaining: 3
+            })
         );
         let mut b = mt(1);
         b.push(0x80);
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::Truncated { needed: 6, remaining: 1 }));
+        assert_eq!(
+            ControlMessage::parse(&b, None),
+            Err(WireError::Truncated {
+                needed: 6,
+                remaining: 1
+            })
+        );
     }
 
     #[test]
@@ -695,7 +843,7 @@ mod tests {
             attribute_type: 9,
             value: vec![0, 5],
         };
-        assert_eq!(m.avps, [u.clone()]);
+        assert_eq!(m.avps, std::slice::from_ref(&u));
         assert_eq!(m.unknown_mandatory(), Some(&u));
         assert_eq!(m.assigned_tunnel_id(), None);
         assert_eq!(m.get(AvpType::AssignedTunnelId), None);
@@ -703,7 +851,13 @@ mod tests {
         let mut b = mt(1);
         b.extend(avp(0x40 | 0x08, 0, 9, &[0, 5]));
         let m = ControlMessage::parse(&b, None).unwrap();
-        assert!(matches!(m.avps[..], [Avp::Unknown { mandatory: false, .. }]));
+        assert!(matches!(
+            m.avps[..],
+            [Avp::Unknown {
+                mandatory: false,
+                ..
+            }]
+        ));
         assert_eq!(m.unknown_mandatory(), None);
     }
 
@@ -716,7 +870,14 @@ mod tests {
         b.extend(avp(0x80, 311, 7, b"x"));
         let m = ControlMessage::parse(&b, None).unwrap();
         assert!(m.message_type.is_session_message());
-        assert!(matches!(m.unknown_mandatory(), Some(Avp::Unknown { vendor_id: 311, attribute_type: 7, .. })));
+        assert!(matches!(
+            m.unknown_mandatory(),
+            Some(Avp::Unknown {
+                vendor_id: 311,
+                attribute_type: 7,
+                ..
+            })
+        ));
         assert_eq!(m.host_name(), None);
         b[8 + 8 + 10] = 0x00;
         let m = ControlMessage::parse(&b, None).unwrap();
@@ -735,26 +896,59 @@ mod tests {
         // ROBUSTNESS 7: first AVP not Message Type, Message Type hidden, body too short.
         let mut b = avp(0x80, 0, 7, b"host");
         b.extend(mt(1));
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::MissingMessageType));
+        assert_eq!(
+            ControlMessage::parse(&b, None),
+            Err(WireError::MissingMessageType)
+        );
         let mut b = avp(0xc0, 0, 0, &[0, 1]);
         b.extend(avp(0x80, 0, 36, &[0; 16]));
-        assert_eq!(ControlMessage::parse(&b, Some(b"s")), Err(WireError::MessageTypeHidden));
+        assert_eq!(
+            ControlMessage::parse(&b, Some(b"s")),
+            Err(WireError::MessageTypeHidden)
+        );
         for n in 0..8 {
-            assert_eq!(ControlMessage::parse(&mt(1)[..n], None), Err(WireError::MissingMessageType));
+            assert_eq!(
+                ControlMessage::parse(&mt(1)[..n], None),
+                Err(WireError::MissingMessageType)
+            );
         }
-        assert_eq!(ControlMessage::parse(&avp(0x80, 0, 0, &[1]), None), Err(WireError::MissingMessageType));
-        assert_eq!(ControlMessage::parse(&avp(0x80, 0, 0, &[0, 0, 1]), None), Err(WireError::MissingMessageType));
-        assert_eq!(ControlMessage::parse(&avp(0x80, 9, 0, &[0, 1]), None), Err(WireError::MissingMessageType));
-        assert_eq!(ControlMessage::parse(&avp(0xa0, 0, 0, &[0, 1]), None), Err(WireError::MissingMessageType));
+        assert_eq!(
+            ControlMessage::parse(&avp(0x80, 0, 0, &[1]), None),
+            Err(WireError::MissingMessageType)
+        );
+        assert_eq!(
+            ControlMessage::parse(&avp(0x80, 0, 0, &[0, 0, 1]), None),
+            Err(WireError::MissingMessageType)
+        );
+        assert_eq!(
+            ControlMessage::parse(&avp(0x80, 9, 0, &[0, 1]), None),
+            Err(WireError::MissingMessageType)
+        );
+        assert_eq!(
+            ControlMessage::parse(&avp(0xa0, 0, 0, &[0, 1]), None),
+            Err(WireError::MissingMessageType)
+        );
         // The body ends right after the Message Type: fine (SCCCN, Hello).
-        assert_eq!(ControlMessage::parse(&mt(6), None), Ok(ControlMessage::new(MessageType::Hello)));
+        assert_eq!(
+            ControlMessage::parse(&mt(6), None),
+            Ok(ControlMessage::new(MessageType::Hello))
+        );
         // M=0 on a known type is accepted.
-        assert_eq!(ControlMessage::parse(&avp(0x00, 0, 0, &[0, 3]), None), Ok(ControlMessage::new(MessageType::Scccn)));
+        assert_eq!(
+            ControlMessage::parse(&avp(0x00, 0, 0, &[0, 3]), None),
+            Ok(ControlMessage::new(MessageType::Scccn))
+        );
         // A second Message Type later is unrecognized.
         let mut b = mt(6);
         b.extend(mt(4));
         let m = ControlMessage::parse(&b, None).unwrap();
-        assert!(matches!(m.avps[..], [Avp::Unknown { attribute_type: 0, .. }]));
+        assert!(matches!(
+            m.avps[..],
+            [Avp::Unknown {
+                attribute_type: 0,
+                ..
+            }]
+        ));
         let mut again = Vec::new();
         m.encode(&mut again, None);
         assert_eq!(ControlMessage::parse(&again, None), Ok(m));
@@ -762,7 +956,7 @@ mod tests {
 
     #[test]
     fn unknown_message_type() {
-        // ROBUSTNESS 8: M=1 parses (the tunnel must be cleared); M=0 may be ignored.
+        // ROBUSTNESS 8: parses either way; M=1 clears the tunnel, M=0 may be ignored.
         let mut b = mt(99);
         b.extend(avp(0x80, 0, 7, b"h"));
         let m = ControlMessage::parse(&b, None).unwrap();
@@ -770,11 +964,17 @@ mod tests {
         assert!(!m.message_type.is_session_message());
         assert_eq!(m.missing_required(), None);
         assert_eq!(peek_message_type(&b), Some(MessageType::Unknown(99)));
+        assert!(message_type_mandatory(&b));
         b[0] = 0;
-        assert_eq!(ControlMessage::parse(&b, None), Err(WireError::IgnorableMessageType(99)));
+        assert_eq!(ControlMessage::parse(&b, None), Ok(m));
+        assert!(!message_type_mandatory(&b));
+        assert!(!message_type_mandatory(&[]));
         // Reserved values 0, 5, 13 are unknown too.
         for t in [0, 5, 13] {
-            assert_eq!(ControlMessage::parse(&mt(t), None).map(|m| m.message_type), Ok(MessageType::Unknown(t)));
+            assert_eq!(
+                ControlMessage::parse(&mt(t), None).map(|m| m.message_type),
+                Ok(MessageType::Unknown(t))
+            );
         }
     }
 
@@ -791,7 +991,10 @@ mod tests {
         b.extend(avp(0x80, 0, 1, &[0, 3]));
         b.extend(avp(0x80, 0, 14, &[0, 2]));
         let m = ControlMessage::parse(&b, None).unwrap();
-        assert_eq!(m.result_code().map(|r| r.result), Some(crate::wire::result::ADMINISTRATIVE));
+        assert_eq!(
+            m.result_code().map(|r| r.result),
+            Some(crate::wire::result::ADMINISTRATIVE)
+        );
         assert_eq!(m.assigned_session_id(), Some(SessionId(2)));
     }
 
@@ -800,7 +1003,12 @@ mod tests {
         // ROBUSTNESS 10 is the endpoint's: the codec hands it the 0.
         let mut b = mt(1);
         b.extend(avp(0x80, 0, 9, &[0, 0]));
-        assert_eq!(ControlMessage::parse(&b, None).unwrap().assigned_tunnel_id(), Some(TunnelId(0)));
+        assert_eq!(
+            ControlMessage::parse(&b, None)
+                .unwrap()
+                .assigned_tunnel_id(),
+            Some(TunnelId(0))
+        );
     }
 
     #[test]
@@ -808,7 +1016,12 @@ mod tests {
         // ROBUSTNESS 11 / A7.
         let full = sccrq_repr();
         assert_eq!(full.missing_required(), None);
-        for t in [AvpType::HostName, AvpType::FramingCapabilities, AvpType::ProtocolVersion, AvpType::AssignedTunnelId] {
+        for t in [
+            AvpType::HostName,
+            AvpType::FramingCapabilities,
+            AvpType::ProtocolVersion,
+            AvpType::AssignedTunnelId,
+        ] {
             let mut m = full.clone();
             m.avps.retain(|a| a.avp_type() != t);
             assert_eq!(m.missing_required(), Some(t));
@@ -818,24 +1031,53 @@ mod tests {
         b.extend(avp(0x80, 0, 3, &[0, 0, 3]));
         assert_eq!(
             ControlMessage::parse(&b, None),
-            Err(WireError::AvpValue { avp: AvpType::FramingCapabilities, reason: "value must be 4 octets" })
+            Err(WireError::AvpValue {
+                avp: AvpType::FramingCapabilities,
+                reason: "value must be 4 octets"
+            })
         );
         let cases: [(MessageType, &[AvpType]); 12] = [
             (MessageType::Scccn, &[]),
             (MessageType::Hello, &[]),
-            (MessageType::StopCcn, &[AvpType::AssignedTunnelId, AvpType::ResultCode]),
-            (MessageType::Icrq, &[AvpType::AssignedSessionId, AvpType::CallSerialNumber]),
+            (
+                MessageType::StopCcn,
+                &[AvpType::AssignedTunnelId, AvpType::ResultCode],
+            ),
+            (
+                MessageType::Icrq,
+                &[AvpType::AssignedSessionId, AvpType::CallSerialNumber],
+            ),
             (MessageType::Icrp, &[AvpType::AssignedSessionId]),
-            (MessageType::Iccn, &[AvpType::TxConnectSpeed, AvpType::FramingType]),
+            (
+                MessageType::Iccn,
+                &[AvpType::TxConnectSpeed, AvpType::FramingType],
+            ),
             (MessageType::Ocrp, &[AvpType::AssignedSessionId]),
-            (MessageType::Occn, &[AvpType::TxConnectSpeed, AvpType::FramingType]),
-            (MessageType::Cdn, &[AvpType::ResultCode, AvpType::AssignedSessionId]),
+            (
+                MessageType::Occn,
+                &[AvpType::TxConnectSpeed, AvpType::FramingType],
+            ),
+            (
+                MessageType::Cdn,
+                &[AvpType::ResultCode, AvpType::AssignedSessionId],
+            ),
             (MessageType::Wen, &[AvpType::CallErrors]),
             (MessageType::Sli, &[AvpType::Accm]),
-            (MessageType::Ocrq, &[AvpType::AssignedSessionId, AvpType::CallSerialNumber, AvpType::MinimumBps]),
+            (
+                MessageType::Ocrq,
+                &[
+                    AvpType::AssignedSessionId,
+                    AvpType::CallSerialNumber,
+                    AvpType::MinimumBps,
+                ],
+            ),
         ];
         for (t, first) in cases {
-            assert_eq!(ControlMessage::new(t).missing_required(), first.first().copied(), "{t:?}");
+            assert_eq!(
+                ControlMessage::new(t).missing_required(),
+                first.first().copied(),
+                "{t:?}"
+            );
         }
     }
 
@@ -851,7 +1093,10 @@ mod tests {
             .with(Avp::CallingNumber(b"123".to_vec()))
             .with(Avp::CalledNumber(b"456".to_vec()))
             .with(Avp::CallSerialNumber(5))
-            .with(Avp::Accm { send: 1, receive: 2 })
+            .with(Avp::Accm {
+                send: 1,
+                receive: 2,
+            })
             .with(Avp::TxConnectSpeed(1));
         assert_eq!(m.tx_connect_speed(), Some(10_000_000));
         assert!(m.sequencing_required());
@@ -874,7 +1119,10 @@ mod tests {
         assert_eq!(peek_message_type(&avp(0x80, 1, 0, &[0, 3])), None);
         assert_eq!(peek_message_type(&avp(0x80, 0, 0, &[0, 3, 0])), None);
         assert_eq!(peek_message_type(&mt(3)[..7]), None);
-        assert_eq!(peek_message_type(&avp(0x00, 0, 0, &[0, 3])), Some(MessageType::Scccn));
+        assert_eq!(
+            peek_message_type(&avp(0x00, 0, 0, &[0, 3])),
+            Some(MessageType::Scccn)
+        );
     }
 
     #[test]
@@ -884,7 +1132,8 @@ mod tests {
         assert_eq!(
             challenge_response(MessageType::Sccrp, b"secret", &challenge),
             [
-                0xdd, 0x41, 0x86, 0xe2, 0x19, 0x6f, 0x00, 0x12, 0x4a, 0x9d, 0x58, 0x8f, 0x02, 0x70, 0x12, 0x59
+                0xdd, 0x41, 0x86, 0xe2, 0x19, 0x6f, 0x00, 0x12, 0x4a, 0x9d, 0x58, 0x8f, 0x02, 0x70,
+                0x12, 0x59
             ]
         );
         assert_ne!(
@@ -897,7 +1146,18 @@ mod tests {
     fn session_messages() {
         use MessageType as M;
         for t in MessageType::KNOWN {
-            let session = matches!(t, M::Ocrq | M::Ocrp | M::Occn | M::Icrq | M::Icrp | M::Iccn | M::Cdn | M::Wen | M::Sli);
+            let session = matches!(
+                t,
+                M::Ocrq
+                    | M::Ocrp
+                    | M::Occn
+                    | M::Icrq
+                    | M::Icrp
+                    | M::Iccn
+                    | M::Cdn
+                    | M::Wen
+                    | M::Sli
+            );
             assert_eq!(t.is_session_message(), session, "{t:?}");
         }
     }

@@ -27,7 +27,10 @@ mod fuzz_support;
 pub use avp::{error, result, Avp, AvpType, ResultCode, AVP_HEADER_LEN, AVP_MAX_LEN};
 pub use header::{Header, CONTROL_HEADER_LEN, CONTROL_NR_OFFSET, HEADER_MIN_LEN, VERSION};
 pub use ids::{SessionId, TunnelId};
-pub use message::{challenge_response, encode_control, peek_message_type, ControlMessage, MessageType};
+pub use message::{
+    challenge_response, encode_control, message_type_mandatory, peek_message_type, ControlMessage,
+    MessageType,
+};
 
 #[cfg(any(test, feature = "__fuzzing"))]
 pub use fuzz_support::{fuzz_parse, fuzz_roundtrip, FUZZ_RANDOM_VECTOR, FUZZ_SECRET};
@@ -90,11 +93,6 @@ pub enum WireError {
     /// The Message Type AVP has H=1 (§4.4.1: "the H-bit MUST be 0").
     #[error("Message Type AVP is hidden")]
     MessageTypeHidden,
-    /// An unknown Message Type with M=0: §4.4.1 lets the message be ignored. The rest of the
-    /// body was not parsed. (With M=1 an unknown type parses as [`MessageType::Unknown`] and
-    /// the tunnel must be cleared.)
-    #[error("unknown message type {0} with M=0 (ignorable)")]
-    IgnorableMessageType(u16),
     /// A hidden AVP (H=1) but no shared secret is configured (§4.3).
     #[error("hidden AVP but no shared secret")]
     HiddenWithoutSecret,

@@ -1,0 +1,89 @@
+//! Memory held per tunnel and per session, measured with a counting allocator (not timed).
+//! The goal (issue: 100,000 sessions must fit) is under 1 KiB of state per session.
+
+#![allow(unsafe_code)] // a counting global allocator; test-only, forwards to System
+
+mod common;
+
+use std::alloc::{GlobalAlloc, Layout, System};
+use std::sync::atomic::{AtomicIsize, Ordering};
+
+use common::*;
+use sras_l2tp::{CallDirection, Endpoint};
+
+struct Counting;
+static LIVE: AtomicIsize = AtomicIsize::new(0);
+
+unsafe impl GlobalAlloc for Counting {
+    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
+        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.alloc(l) }
+    }
+    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
+        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.dealloc(p, l) }
+    }
+    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
+        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
+        // SAFETY: forwarded unchanged to the system allocator.
+        unsafe { System.realloc(p, l, new) }
+    }
+}
+
+#[global_allocator]
+static A: Counting = Counting;
+
+fn live() -> isize {
+    LIVE.load(Ordering::Relaxed)
+}
+
+/// Pumps datagrams between the two endpoints until neither sends.
+fn pump(now: std::time::Instant, lac: &mut Endpoint, lns: &mut Endpoint) {
+    loop {
+        let mut moved = false;
+        while let Some(t) = lac.poll_transmit() {
+            let _ = lns.handle_datagram(now, addr(LAC), &t.payload);
+            moved = true;
+        }
+        while let Some(t) = lns.poll_transmit() {
+            let _ = lac.handle_datagram(now, addr(LNS), &t.payload);
+            moved = true;
+        }
+        while lac.poll_event().is_some() {}
+        while lns.poll_event().is_some() {}
+        if !moved {
+            break;
+        }
+    }
+}
+
+#[test]
+fn memory_per_tunnel_and_session() {
+    #[allow(clippy::disallowed_methods)]
+    let now = std::time::Instant::now();
+    let mut lac = Endpoint::new(lac_config(1));
+    let mut lns = Endpoint::new(lns_config(2));
+    let before = live();
+    let t = lac.connect(now, addr(LNS)).unwrap();
+    pump(now, &mut lac, &mut lns);
+    let per_tunnel = live() - before;
+
+    const N: usize = 20_000;
+    let before = live();
+    for i in 0..N {
+        lac.open_session(now, t, CallDirection::Incoming).unwrap();
+        if i % 4 == 3 {
+            pump(now, &mut lac, &mut lns);
+        }
+    }
+    pump(now, &mut lac, &mut lns);
+    assert_eq!(lns.session_count(), N);
+    assert_eq!(lac.session_count(), N);
+    let per_session_both = (live() - before) as f64 / N as f64;
+    // Both endpoints hold one session each: half is one endpoint's state.
+    let per_session = per_session_both / 2.0;
+    println!("MEMORY l2tp: tunnel (both ends, established) {per_tunnel} B; session {per_session:.0} B per endpoint");
+    assert!(per_session < 1024.0, "per-session state {per_session:.0} B exceeds the 1 KiB goal");
+}
