@@ -75,6 +75,7 @@ impl<T: TimerKind, const N: usize> TimerTable<T, N> {
 }
 
 #[cfg(test)]
+#[allow(clippy::disallowed_methods)] // tests own the clock
 mod tests {
     use super::*;
     use std::time::Duration;
@@ -85,7 +86,7 @@ mod tests {
         B,
     }
     impl TimerKind for T {
-        const VALUES: &'static [Self] = &[T::A, T::B];
+        const VALUES: &'static [Self] = &[Self::A, Self::B];
         fn index(self) -> usize {
             self as usize
         }

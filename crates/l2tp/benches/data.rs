@@ -1,5 +1,6 @@
 //! Data-message cost: encapsulation in place and decapsulation (borrowed payload) of 1400-byte
 //! PPP frames on an established session. Figures go in crates/l2tp/README.md.
+#![allow(missing_docs)] // criterion_group! defines an undocumented `pub fn benches`
 
 use std::hint::black_box;
 use std::net::SocketAddr;
@@ -12,9 +13,18 @@ use sras_l2tp::{CallDirection, Config, Endpoint, Event, Received, SessionHandle,
 fn established(config: Config) -> (Endpoint, Endpoint, SessionHandle, SessionHandle) {
     #[allow(clippy::disallowed_methods)]
     let now = Instant::now();
-    let (a_addr, b_addr): (SocketAddr, SocketAddr) = ("10.0.0.1:1701".parse().unwrap(), "10.0.0.2:1701".parse().unwrap());
-    let mut a = Endpoint::new(Config { rng_seed: [1; 32], ..config.clone() });
-    let mut b = Endpoint::new(Config { rng_seed: [2; 32], ..config });
+    let (a_addr, b_addr): (SocketAddr, SocketAddr) = (
+        "10.0.0.1:1701".parse().unwrap(),
+        "10.0.0.2:1701".parse().unwrap(),
+    );
+    let mut a = Endpoint::new(Config {
+        rng_seed: [1; 32],
+        ..config.clone()
+    });
+    let mut b = Endpoint::new(Config {
+        rng_seed: [2; 32],
+        ..config
+    });
     let t = a.connect(now, b_addr).unwrap();
     a.open_session(now, t, CallDirection::Incoming).unwrap();
     let (mut sa, mut sb) = (None, None);
@@ -56,19 +66,23 @@ fn bench(c: &mut Criterion) {
         g.throughput(Throughput::Bytes(1400));
         g.bench_function("encapsulate-1400", |b| {
             b.iter(|| {
-                let r = lac.encapsulate(s, black_box(&mut buf), range.clone()).unwrap();
+                let r = lac
+                    .encapsulate(s, black_box(&mut buf), range.clone())
+                    .unwrap();
                 black_box(r);
             })
         });
         let (_, r) = lac.encapsulate(s, &mut buf, range.clone()).unwrap();
         let datagram = buf[r].to_vec();
         g.bench_function("decapsulate-1400", |b| {
-            b.iter(|| match lns.handle_datagram(now, lac_addr, black_box(&datagram)) {
-                Ok(Received::Data { payload, .. }) => {
-                    black_box(payload.len());
-                }
-                other => panic!("{other:?}"),
-            })
+            b.iter(
+                || match lns.handle_datagram(now, lac_addr, black_box(&datagram)) {
+                    Ok(Received::Data { payload, .. }) => {
+                        black_box(payload.len());
+                    }
+                    other => panic!("{other:?}"),
+                },
+            )
         });
         g.finish();
     }

@@ -29,8 +29,8 @@ use sras_core::{Seq16, TimerKind, TimerTable, Transmit};
 use crate::reliable::{ControlChannel, RetransmitPolicy, Verdict};
 use crate::slab::Slab;
 use crate::wire::{
-    challenge_response, encode_control, error as error_code, result as result_code, Avp, ControlMessage, Header, MessageType, ResultCode,
-    SessionId, TunnelId, WireError,
+    challenge_response, encode_control, error as error_code, result as result_code, Avp,
+    ControlMessage, Header, MessageType, ResultCode, SessionId, TunnelId, WireError,
 };
 
 /// The largest data-message header [`Endpoint::encapsulate`] writes: flags and version (2),
@@ -407,7 +407,8 @@ struct Tunnel {
     redirects: u32,
     last_rx: Instant,
     timers: TimerTable<TunnelTimer, 2>,
-    /// Counted in the half-open limits (a responder tunnel not yet established).
+    /// Counted in the half-open limits: a responder tunnel that never got established,
+    /// including one refused or failed while its StopCCN is retained (until removed).
     half_open: bool,
     /// The application holds a handle (it opened the tunnel, or saw it established).
     announced: bool,
@@ -488,7 +489,9 @@ fn parse_try_another(message: Option<&str>, default_port: u16) -> Option<SocketA
     if let Ok(sa) = text.parse::<SocketAddr>() {
         return Some(sa);
     }
-    text.parse::<IpAddr>().ok().map(|ip| SocketAddr::new(ip, default_port))
+    text.parse::<IpAddr>()
+        .ok()
+        .map(|ip| SocketAddr::new(ip, default_port))
 }
 
 /// Finds the Assigned Tunnel ID in a raw AVP list without trusting anything else in it, for
@@ -615,7 +618,10 @@ impl Endpoint {
         if t.remote == remote {
             return Ok(());
         }
-        if t.role == Role::Initiator && t.state == TunnelState::WaitCtlReply && t.remote.ip() == remote.ip() {
+        if t.role == Role::Initiator
+            && t.state == TunnelState::WaitCtlReply
+            && t.remote.ip() == remote.ip()
+        {
             t.remote = remote;
             return Ok(());
         }
@@ -639,8 +645,12 @@ impl Endpoint {
         let Some(t) = self.tunnels.at_mut(slot) else {
             return Err(Error::InvalidState);
         };
-        t.last_rx = now;
         let verdict = t.channel.on_receive(now, ns, nr, body.is_empty(), datagram);
+        if verdict != Verdict::OutOfWindow {
+            // §6.5: only what the channel accepts is a sign of life; out-of-window junk from
+            // the peer's address must not hold off the Hello that would find it gone.
+            t.last_rx = now;
+        }
         let result = match verdict {
             Verdict::OutOfWindow => {
                 self.stats.out_of_window += 1;
@@ -648,8 +658,10 @@ impl Endpoint {
             }
             Verdict::Duplicate => {
                 self.stats.duplicates += 1;
-                // Our answer may have been lost: send it again now (it carries the ack).
-                t.channel.resend_oldest();
+                // §5.8: acknowledged (the channel owes a ZLB), not processed. Our answer, if it
+                // was lost, is our retransmission timer's to resend: that timer started before
+                // the peer's did, so resending here too only doubles every message after one
+                // loss, the peer's copy being a duplicate in turn (ROBUSTNESS case 24).
                 Ok(())
             }
             Verdict::Held | Verdict::Ack => Ok(()),
@@ -657,7 +669,11 @@ impl Endpoint {
                 let sid = Header::parse(datagram).map_or(SessionId(0), |(h, _)| h.session_id);
                 self.process(now, slot, sid, body);
                 // Messages held out of order that are now in sequence.
-                while let Some(next) = self.tunnels.at_mut(slot).and_then(|t| t.channel.take_next()) {
+                while let Some(next) = self
+                    .tunnels
+                    .at_mut(slot)
+                    .and_then(|t| t.channel.take_next())
+                {
                     if let Ok((h, r)) = Header::parse(&next) {
                         self.process(now, slot, h.session_id, &next[r]);
                     }
@@ -676,7 +692,9 @@ impl Endpoint {
                 break;
             }
             self.deadlines.pop();
-            let Some(t) = self.tunnels.get_mut(slot, generation) else { continue };
+            let Some(t) = self.tunnels.get_mut(slot, generation) else {
+                continue;
+            };
             if t.scheduled != Some(at) {
                 continue; // superseded
             }
@@ -687,7 +705,9 @@ impl Endpoint {
     }
 
     fn tunnel_timeout(&mut self, now: Instant, slot: u32) {
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         self.stats.retransmits += t.channel.handle_timeout(now) as u64;
         if t.channel.is_dead() {
             // §5.8: the peer is unreachable; clear the tunnel and its sessions, send nothing.
@@ -701,28 +721,40 @@ impl Endpoint {
             match timer {
                 TunnelTimer::Hello => self.on_hello_timer(now, slot),
                 TunnelTimer::Retention => {
-                    let Some(t) = self.tunnels.at_mut(slot) else { return };
+                    let Some(t) = self.tunnels.at_mut(slot) else {
+                        return;
+                    };
                     if t.channel.is_idle() {
                         self.remove_tunnel(slot);
                         return;
                     }
                     // Our StopCCN is still unacknowledged: wait for the ack or the channel's death.
-                    t.timers.set(TunnelTimer::Retention, now + self.config.retransmit_initial);
+                    t.timers
+                        .set(TunnelTimer::Retention, now + self.config.retransmit_initial);
                 }
             }
         }
     }
 
     fn on_hello_timer(&mut self, now: Instant, slot: u32) {
-        let Some(interval) = self.config.hello_interval else { return };
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(interval) = self.config.hello_interval else {
+            return;
+        };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         if t.state != TunnelState::Established {
             return;
         }
         let due = t.last_rx + interval;
         if now >= due {
             t.timers.set(TunnelTimer::Hello, now + interval);
-            self.send(now, slot, SessionId(0), ControlMessage::new(MessageType::Hello));
+            self.send(
+                now,
+                slot,
+                SessionId(0),
+                ControlMessage::new(MessageType::Hello),
+            );
         } else {
             t.timers.set(TunnelTimer::Hello, due);
         }
@@ -754,11 +786,23 @@ impl Endpoint {
             Err(e) => {
                 self.stats.malformed += 1;
                 // Answer only when the peer's tunnel can be named (case 11); else drop (cases 1, 7).
-                if let (WireError::AvpValue { .. }, Some(peer)) = (&e, scan_assigned_tunnel_id(body)) {
+                if let (WireError::AvpValue { .. }, Some(peer)) =
+                    (&e, scan_assigned_tunnel_id(body))
+                {
                     if self.sccrq_index.contains_key(&(remote, peer)) {
                         return Err(e.into());
                     }
-                    self.refuse_sccrq(now, remote, ns, Some(peer), rc(result_code::GENERAL_ERROR, Some(error_for(&e)), &e.to_string()))?;
+                    self.refuse_sccrq(
+                        now,
+                        remote,
+                        ns,
+                        Some(peer),
+                        rc(
+                            result_code::GENERAL_ERROR,
+                            Some(error_for(&e)),
+                            &e.to_string(),
+                        ),
+                    )?;
                 }
                 return Err(e.into());
             }
@@ -773,23 +817,73 @@ impl Endpoint {
         }
         if let Some(missing) = msg.missing_required() {
             let text = format!("missing mandatory AVP {missing:?}");
-            self.refuse_sccrq(now, remote, ns, peer.filter(|p| p.0 != 0), rc(result_code::GENERAL_ERROR, Some(error_code::BAD_LENGTH), &text))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                peer.filter(|p| p.0 != 0),
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::BAD_LENGTH),
+                    &text,
+                ),
+            )?;
             return Ok(Received::Control);
         }
         if peer == Some(TunnelId(0)) {
-            self.refuse_sccrq(now, remote, ns, None, rc(result_code::GENERAL_ERROR, Some(error_code::OUT_OF_RANGE), "Assigned Tunnel ID 0"))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                None,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::OUT_OF_RANGE),
+                    "Assigned Tunnel ID 0",
+                ),
+            )?;
             return Ok(Received::Control);
         }
         if msg.unknown_mandatory().is_some() {
-            self.refuse_sccrq(now, remote, ns, peer, rc(result_code::GENERAL_ERROR, Some(error_code::UNKNOWN_MANDATORY_AVP), "unknown mandatory AVP"))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                peer,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::UNKNOWN_MANDATORY_AVP),
+                    "unknown mandatory AVP",
+                ),
+            )?;
             return Ok(Received::Control);
         }
         if msg.protocol_version() != Some(PROTOCOL_VERSION) {
-            self.refuse_sccrq(now, remote, ns, peer, ResultCode::new(result_code::BAD_PROTOCOL_VERSION, None, Some("protocol version 1.0 only")))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                peer,
+                ResultCode::new(
+                    result_code::BAD_PROTOCOL_VERSION,
+                    None,
+                    Some("protocol version 1.0 only"),
+                ),
+            )?;
             return Ok(Received::Control);
         }
         if msg.receive_window_size() == Some(0) {
-            self.refuse_sccrq(now, remote, ns, peer, rc(result_code::GENERAL_ERROR, Some(error_code::OUT_OF_RANGE), "Receive Window Size 0"))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                peer,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::OUT_OF_RANGE),
+                    "Receive Window Size 0",
+                ),
+            )?;
             return Ok(Received::Control);
         }
         if !self.tie_break(now, remote, &msg) {
@@ -797,13 +891,33 @@ impl Endpoint {
         }
         if let Some(ip) = self.config.redirect {
             let text = ip.to_string();
-            self.refuse_sccrq(now, remote, ns, peer, rc(result_code::GENERAL_ERROR, Some(error_code::TRY_ANOTHER), &text))?;
+            self.refuse_sccrq(
+                now,
+                remote,
+                ns,
+                peer,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::TRY_ANOTHER),
+                    &text,
+                ),
+            )?;
             return Ok(Received::Control);
         }
         let peer_challenge_response = match (msg.challenge(), self.config.secret.as_deref()) {
             (Some(c), Some(s)) => Some(challenge_response(MessageType::Sccrp, s, c)),
             (Some(_), None) => {
-                self.refuse_sccrq(now, remote, ns, peer, ResultCode::new(result_code::NOT_AUTHORIZED, None, Some("challenge but no secret configured")))?;
+                self.refuse_sccrq(
+                    now,
+                    remote,
+                    ns,
+                    peer,
+                    ResultCode::new(
+                        result_code::NOT_AUTHORIZED,
+                        None,
+                        Some("challenge but no secret configured"),
+                    ),
+                )?;
                 return Ok(Received::Control);
             }
             (None, _) => None,
@@ -823,8 +937,9 @@ impl Endpoint {
         }
         t.sccrq_key = Some((remote, peer));
         self.sccrq_index.insert((remote, peer), slot);
-        let verdict = t.channel.on_receive(now, ns, nr, false, datagram);
-        debug_assert_eq!(verdict, Verdict::Deliver);
+        // The SCCRQ opens the channel: nothing of ours exists for its Nr to acknowledge.
+        let _ = nr;
+        let _ = t.channel.on_receive(now, ns, Seq16(0), false, datagram);
         self.stats.control_rx += 1;
         let mut reply = self.tunnel_message(MessageType::Sccrp, slot);
         if let Some(r) = peer_challenge_response {
@@ -840,7 +955,14 @@ impl Endpoint {
 
     /// Tie-breaking (§4.4.3 Tie Breaker): returns whether the incoming SCCRQ goes on.
     fn tie_break(&mut self, now: Instant, remote: SocketAddr, msg: &ControlMessage) -> bool {
-        let Some(theirs) = msg.tie_breaker() else { return true };
+        let Some(theirs) = msg.tie_breaker() else {
+            return true;
+        };
+        if !self.config.tie_breaker {
+            // None of our SCCRQs carried one: skip the scan of every tunnel, which a flood of
+            // SCCRQs with Tie Breakers would otherwise pay per message (ROBUSTNESS case 23).
+            return true;
+        }
         let ours = self.tunnels.indices().find(|&i| {
             self.tunnels.at(i).is_some_and(|t| {
                 t.role == Role::Initiator
@@ -850,7 +972,11 @@ impl Endpoint {
             })
         });
         let Some(slot) = ours else { return true };
-        let mine = self.tunnels.at(slot).and_then(|t| t.tie_breaker).unwrap_or(u64::MAX);
+        let mine = self
+            .tunnels
+            .at(slot)
+            .and_then(|t| t.tie_breaker)
+            .unwrap_or(u64::MAX);
         if mine < theirs {
             return false; // we win: their SCCRQ is discarded silently
         }
@@ -887,14 +1013,23 @@ impl Endpoint {
         Ok(())
     }
 
-    fn new_tunnel(&mut self, now: Instant, remote: SocketAddr, role: Role, first_ns: Seq16, half_open: bool) -> Result<u32, Error> {
+    fn new_tunnel(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        role: Role,
+        first_ns: Seq16,
+        half_open: bool,
+    ) -> Result<u32, Error> {
         if self.tunnels.len() >= self.config.max_tunnels {
             self.stats.limited += 1;
             return Err(Error::LimitReached("tunnels"));
         }
         if half_open {
             let per_ip = self.half_open_by_ip.get(&remote.ip()).copied().unwrap_or(0);
-            if self.half_open_total >= self.config.max_half_open || per_ip >= self.config.max_half_open_per_source {
+            if self.half_open_total >= self.config.max_half_open
+                || per_ip >= self.config.max_half_open_per_source
+            {
                 self.stats.limited += 1;
                 return Err(Error::LimitReached("half-open tunnels"));
             }
@@ -938,18 +1073,28 @@ impl Endpoint {
                 return TunnelId(id);
             }
         }
-        (1..=u16::MAX).find(|id| !self.by_tunnel_id.contains_key(id)).map_or(TunnelId(0), TunnelId)
+        (1..=u16::MAX)
+            .find(|id| !self.by_tunnel_id.contains_key(id))
+            .map_or(TunnelId(0), TunnelId)
     }
 
     fn fresh_session_id(&mut self, tunnel: TunnelId) -> SessionId {
         for _ in 0..64 {
             let id: u16 = self.rng.random();
-            if id != 0 && !self.by_session_key.contains_key(&session_key(tunnel, SessionId(id))) {
+            if id != 0
+                && !self
+                    .by_session_key
+                    .contains_key(&session_key(tunnel, SessionId(id)))
+            {
                 return SessionId(id);
             }
         }
         (1..=u16::MAX)
-            .find(|&id| !self.by_session_key.contains_key(&session_key(tunnel, SessionId(id))))
+            .find(|&id| {
+                !self
+                    .by_session_key
+                    .contains_key(&session_key(tunnel, SessionId(id)))
+            })
             .map_or(SessionId(0), SessionId)
     }
 
@@ -990,7 +1135,11 @@ impl Endpoint {
             Err(e) => {
                 // §7.1 / R9: an unrecoverable malformed message clears the control connection.
                 self.stats.malformed += 1;
-                let r = rc(result_code::GENERAL_ERROR, Some(error_for(&e)), &e.to_string());
+                let r = rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_for(&e)),
+                    &e.to_string(),
+                );
                 self.close_tunnel_inner(now, slot, CloseReason::Local(r.clone()), Some(r));
                 return;
             }
@@ -999,13 +1148,21 @@ impl Endpoint {
         if let MessageType::Unknown(_) = msg.message_type {
             // §4.1: unknown Message Type with M=1 clears the tunnel; with M=0 it is ignored.
             if body[0] & 0x80 != 0 {
-                let r = rc(result_code::GENERAL_ERROR, Some(error_code::UNKNOWN_MANDATORY_AVP), "unknown mandatory message type");
+                let r = rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::UNKNOWN_MANDATORY_AVP),
+                    "unknown mandatory message type",
+                );
                 self.close_tunnel_inner(now, slot, CloseReason::Local(r.clone()), Some(r));
             }
             return;
         }
         if msg.unknown_mandatory().is_some() {
-            let r = rc(result_code::GENERAL_ERROR, Some(error_code::UNKNOWN_MANDATORY_AVP), "unknown mandatory AVP");
+            let r = rc(
+                result_code::GENERAL_ERROR,
+                Some(error_code::UNKNOWN_MANDATORY_AVP),
+                "unknown mandatory AVP",
+            );
             if msg.message_type.is_session_message() {
                 self.refuse_session_message(now, slot, header_sid, &msg, r);
             } else {
@@ -1022,8 +1179,12 @@ impl Endpoint {
             MessageType::Scccn => self.on_scccn(now, slot, &msg),
             MessageType::StopCcn => self.on_stopccn(now, slot, &msg),
             MessageType::Icrq | MessageType::Ocrq => self.on_call_request(now, slot, &msg),
-            MessageType::Icrp | MessageType::Ocrp => self.on_call_reply(now, slot, header_sid, &msg),
-            MessageType::Iccn | MessageType::Occn => self.on_call_connected(now, slot, header_sid, &msg),
+            MessageType::Icrp | MessageType::Ocrp => {
+                self.on_call_reply(now, slot, header_sid, &msg)
+            }
+            MessageType::Iccn | MessageType::Occn => {
+                self.on_call_connected(now, slot, header_sid, &msg)
+            }
             MessageType::Cdn => self.on_cdn(slot, header_sid, &msg),
             MessageType::Wen | MessageType::Sli => self.on_link_status(slot, header_sid, &msg),
             // A Hello needs only the acknowledgement the channel sends; a second SCCRQ on a
@@ -1037,23 +1198,53 @@ impl Endpoint {
     }
 
     fn on_sccrp(&mut self, now: Instant, slot: u32, msg: &ControlMessage) {
-        let Some(t) = self.tunnels.at(slot) else { return };
+        let Some(t) = self.tunnels.at(slot) else {
+            return;
+        };
         if t.role != Role::Initiator || t.state != TunnelState::WaitCtlReply {
             return;
         }
         let our_challenge = t.our_challenge;
         if let Some(missing) = msg.missing_required() {
             let text = format!("missing mandatory AVP {missing:?}");
-            return self.fail_tunnel(now, slot, rc(result_code::GENERAL_ERROR, Some(error_code::BAD_LENGTH), &text));
+            return self.fail_tunnel(
+                now,
+                slot,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::BAD_LENGTH),
+                    &text,
+                ),
+            );
         }
         if msg.protocol_version() != Some(PROTOCOL_VERSION) {
-            return self.fail_tunnel(now, slot, ResultCode::new(result_code::BAD_PROTOCOL_VERSION, None, None));
+            return self.fail_tunnel(
+                now,
+                slot,
+                ResultCode::new(result_code::BAD_PROTOCOL_VERSION, None, None),
+            );
         }
         let Some(peer) = msg.assigned_tunnel_id().filter(|p| p.0 != 0) else {
-            return self.fail_tunnel(now, slot, rc(result_code::GENERAL_ERROR, Some(error_code::OUT_OF_RANGE), "Assigned Tunnel ID 0"));
+            return self.fail_tunnel(
+                now,
+                slot,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::OUT_OF_RANGE),
+                    "Assigned Tunnel ID 0",
+                ),
+            );
         };
         if msg.receive_window_size() == Some(0) {
-            return self.fail_tunnel(now, slot, rc(result_code::GENERAL_ERROR, Some(error_code::OUT_OF_RANGE), "Receive Window Size 0"));
+            return self.fail_tunnel(
+                now,
+                slot,
+                rc(
+                    result_code::GENERAL_ERROR,
+                    Some(error_code::OUT_OF_RANGE),
+                    "Receive Window Size 0",
+                ),
+            );
         }
         let secret = self.config.secret.clone();
         if let (Some(ch), Some(s)) = (our_challenge, secret.as_deref()) {
@@ -1061,19 +1252,37 @@ impl Endpoint {
             if msg.challenge_response() != Some(&expected) {
                 // The StopCCN must reach the peer's tunnel.
                 self.set_peer(slot, peer);
-                return self.fail_tunnel(now, slot, ResultCode::new(result_code::NOT_AUTHORIZED, None, Some("challenge response")));
+                return self.fail_tunnel(
+                    now,
+                    slot,
+                    ResultCode::new(
+                        result_code::NOT_AUTHORIZED,
+                        None,
+                        Some("challenge response"),
+                    ),
+                );
             }
         }
         let response = match (msg.challenge(), secret.as_deref()) {
             (Some(c), Some(s)) => Some(challenge_response(MessageType::Scccn, s, c)),
             (Some(_), None) => {
                 self.set_peer(slot, peer);
-                return self.fail_tunnel(now, slot, ResultCode::new(result_code::NOT_AUTHORIZED, None, Some("challenge but no secret configured")));
+                return self.fail_tunnel(
+                    now,
+                    slot,
+                    ResultCode::new(
+                        result_code::NOT_AUTHORIZED,
+                        None,
+                        Some("challenge but no secret configured"),
+                    ),
+                );
             }
             (None, _) => None,
         };
         self.set_peer(slot, peer);
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         t.peer_host_name = lossy(msg.host_name().unwrap_or_default());
         if let Some(w) = msg.receive_window_size() {
             t.channel.set_peer_window(w);
@@ -1094,14 +1303,24 @@ impl Endpoint {
     }
 
     fn on_scccn(&mut self, now: Instant, slot: u32, msg: &ControlMessage) {
-        let Some(t) = self.tunnels.at(slot) else { return };
+        let Some(t) = self.tunnels.at(slot) else {
+            return;
+        };
         if t.role != Role::Responder || t.state != TunnelState::WaitCtlConn {
             return;
         }
         if let (Some(ch), Some(s)) = (t.our_challenge, self.config.secret.as_deref()) {
             let expected = challenge_response(MessageType::Scccn, s, &ch);
             if msg.challenge_response() != Some(&expected) {
-                return self.fail_tunnel(now, slot, ResultCode::new(result_code::NOT_AUTHORIZED, None, Some("challenge response")));
+                return self.fail_tunnel(
+                    now,
+                    slot,
+                    ResultCode::new(
+                        result_code::NOT_AUTHORIZED,
+                        None,
+                        Some("challenge response"),
+                    ),
+                );
             }
         }
         self.tunnel_up(now, slot);
@@ -1110,7 +1329,9 @@ impl Endpoint {
     fn tunnel_up(&mut self, now: Instant, slot: u32) {
         self.release_half_open(slot);
         let generation = self.tunnels.generation(slot);
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         t.state = TunnelState::Established;
         t.announced = true;
         if let Some(i) = self.config.hello_interval {
@@ -1126,14 +1347,20 @@ impl Endpoint {
         // Calls requested while the tunnel was coming up.
         let waiting: Vec<u32> = t.sessions.clone();
         for s in waiting {
-            if self.sessions.at(s).is_some_and(|s| s.state == SessionState::WaitTunnel) {
+            if self
+                .sessions
+                .at(s)
+                .is_some_and(|s| s.state == SessionState::WaitTunnel)
+            {
                 self.send_call_request(now, s);
             }
         }
     }
 
     fn release_half_open(&mut self, slot: u32) {
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         if !t.half_open {
             return;
         }
@@ -1152,7 +1379,9 @@ impl Endpoint {
             .result_code()
             .cloned()
             .unwrap_or_else(|| ResultCode::new(result_code::GENERAL_REQUEST, None, None));
-        let Some(t) = self.tunnels.at(slot) else { return };
+        let Some(t) = self.tunnels.at(slot) else {
+            return;
+        };
         if t.state == TunnelState::Closing {
             return;
         }
@@ -1179,7 +1408,9 @@ impl Endpoint {
             max_retries: self.config.max_retransmits,
         };
         let window = self.config.receive_window;
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         self.transmits.push_back(Transmit {
             destination: t.remote,
             source: None,
@@ -1210,7 +1441,12 @@ impl Endpoint {
 
     // ----- sessions -----------------------------------------------------------------------
 
-    fn new_session(&mut self, slot: u32, direction: CallDirection, state: SessionState) -> Option<u32> {
+    fn new_session(
+        &mut self,
+        slot: u32,
+        direction: CallDirection,
+        state: SessionState,
+    ) -> Option<u32> {
         let t = self.tunnels.at(slot)?;
         let local_tunnel = t.local_id;
         let (remote, peer_tunnel, pos) = (t.remote, t.peer_id, t.sessions.len() as u32);
@@ -1236,21 +1472,28 @@ impl Endpoint {
             data_ns: Seq16(0),
             data_nr: Seq16(0),
         });
-        self.by_session_key.insert(session_key(local_tunnel, local_id), s);
+        self.by_session_key
+            .insert(session_key(local_tunnel, local_id), s);
         self.tunnels.at_mut(slot)?.sessions.push(s);
         Some(s)
     }
 
     fn set_session_peer(&mut self, s: u32, peer: SessionId) {
-        let Some(sess) = self.sessions.at_mut(s) else { return };
+        let Some(sess) = self.sessions.at_mut(s) else {
+            return;
+        };
         sess.peer_id = peer;
-        self.by_peer_session.insert(peer_session_key(sess.tunnel, peer), s);
+        self.by_peer_session
+            .insert(peer_session_key(sess.tunnel, peer), s);
     }
 
     fn send_call_request(&mut self, now: Instant, s: u32) {
-        let Some(sess) = self.sessions.at_mut(s) else { return };
+        let Some(sess) = self.sessions.at_mut(s) else {
+            return;
+        };
         sess.state = SessionState::WaitReply;
-        let (slot, local_id, serial, direction) = (sess.tunnel, sess.local_id, sess.call_serial, sess.direction);
+        let (slot, local_id, serial, direction) =
+            (sess.tunnel, sess.local_id, sess.call_serial, sess.direction);
         let m = match direction {
             CallDirection::Incoming => ControlMessage::new(MessageType::Icrq)
                 .with(Avp::AssignedSessionId(local_id))
@@ -1274,11 +1517,25 @@ impl Endpoint {
             return; // nobody to answer: ignore (case 27)
         };
         if peer_sid.0 == 0 {
-            return self.send_cdn_unbound(now, slot, peer_sid, rc(result_code::CDN_ERROR, Some(error_code::OUT_OF_RANGE), "Assigned Session ID 0"));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                rc(
+                    result_code::CDN_ERROR,
+                    Some(error_code::OUT_OF_RANGE),
+                    "Assigned Session ID 0",
+                ),
+            );
         }
         if let Some(missing) = msg.missing_required() {
             let text = format!("missing mandatory AVP {missing:?}");
-            return self.send_cdn_unbound(now, slot, peer_sid, rc(result_code::CDN_ERROR, Some(error_code::BAD_LENGTH), &text));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                rc(result_code::CDN_ERROR, Some(error_code::BAD_LENGTH), &text),
+            );
         }
         let accept = if incoming {
             self.config.accept_incoming_calls
@@ -1286,15 +1543,49 @@ impl Endpoint {
             self.config.accept_outgoing_calls
         };
         if !accept {
-            return self.send_cdn_unbound(now, slot, peer_sid, ResultCode::new(result_code::PERM_NO_FACILITIES, None, Some("calls of this direction not accepted")));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                ResultCode::new(
+                    result_code::PERM_NO_FACILITIES,
+                    None,
+                    Some("calls of this direction not accepted"),
+                ),
+            );
         }
-        if self.by_peer_session.contains_key(&peer_session_key(slot, peer_sid)) {
+        if self
+            .by_peer_session
+            .contains_key(&peer_session_key(slot, peer_sid))
+        {
             // Case 26: the first session with this ID is unaffected.
-            return self.send_cdn_unbound(now, slot, peer_sid, rc(result_code::CDN_ERROR, Some(error_code::INVALID_SESSION_ID), "Assigned Session ID in use"));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                rc(
+                    result_code::CDN_ERROR,
+                    Some(error_code::INVALID_SESSION_ID),
+                    "Assigned Session ID in use",
+                ),
+            );
         }
-        if self.tunnels.at(slot).is_none_or(|t| t.sessions.len() >= self.config.max_sessions_per_tunnel) {
+        if self
+            .tunnels
+            .at(slot)
+            .is_none_or(|t| t.sessions.len() >= self.config.max_sessions_per_tunnel)
+        {
             self.stats.limited += 1;
-            return self.send_cdn_unbound(now, slot, peer_sid, ResultCode::new(result_code::TEMP_NO_FACILITIES, Some(error_code::INSUFFICIENT_RESOURCES), None));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                ResultCode::new(
+                    result_code::TEMP_NO_FACILITIES,
+                    Some(error_code::INSUFFICIENT_RESOURCES),
+                    None,
+                ),
+            );
         }
         let direction = if incoming {
             CallDirection::Incoming
@@ -1302,10 +1593,21 @@ impl Endpoint {
             CallDirection::Outgoing
         };
         let Some(s) = self.new_session(slot, direction, SessionState::WaitConnect) else {
-            return self.send_cdn_unbound(now, slot, peer_sid, ResultCode::new(result_code::TEMP_NO_FACILITIES, Some(error_code::INSUFFICIENT_RESOURCES), None));
+            return self.send_cdn_unbound(
+                now,
+                slot,
+                peer_sid,
+                ResultCode::new(
+                    result_code::TEMP_NO_FACILITIES,
+                    Some(error_code::INSUFFICIENT_RESOURCES),
+                    None,
+                ),
+            );
         };
         self.set_session_peer(s, peer_sid);
-        let Some(sess) = self.sessions.at_mut(s) else { return };
+        let Some(sess) = self.sessions.at_mut(s) else {
+            return;
+        };
         if let Some(serial) = msg.call_serial_number() {
             sess.call_serial = serial;
         }
@@ -1323,7 +1625,12 @@ impl Endpoint {
             // LAC: OCRP, and since the "call" is virtual it connects at once: OCCN.
             let m = ControlMessage::new(MessageType::Ocrp).with(Avp::AssignedSessionId(local_id));
             self.send(now, slot, peer_sid, m);
-            self.send(now, slot, peer_sid, self.connected_message(MessageType::Occn));
+            self.send(
+                now,
+                slot,
+                peer_sid,
+                self.connected_message(MessageType::Occn),
+            );
             self.session_up(s, None);
         }
     }
@@ -1339,7 +1646,14 @@ impl Endpoint {
     }
 
     /// A session message whose session cannot be trusted: CDN to the peer's session only (case 9).
-    fn refuse_session_message(&mut self, now: Instant, slot: u32, header_sid: SessionId, msg: &ControlMessage, result: ResultCode) {
+    fn refuse_session_message(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        header_sid: SessionId,
+        msg: &ControlMessage,
+        result: ResultCode,
+    ) {
         match msg.message_type {
             MessageType::Icrq | MessageType::Ocrq => {
                 if let Some(peer) = msg.assigned_session_id() {
@@ -1348,7 +1662,12 @@ impl Endpoint {
             }
             _ => {
                 if let Some(s) = self.find_session(slot, header_sid, msg) {
-                    self.close_session_inner(now, s, CloseReason::Local(result.clone()), Some(result));
+                    self.close_session_inner(
+                        now,
+                        s,
+                        CloseReason::Local(result.clone()),
+                        Some(result),
+                    );
                 }
             }
         }
@@ -1369,19 +1688,32 @@ impl Endpoint {
     fn find_session(&self, slot: u32, header_sid: SessionId, msg: &ControlMessage) -> Option<u32> {
         let t = self.tunnels.at(slot)?;
         if header_sid.0 != 0 {
-            return self.by_session_key.get(&session_key(t.local_id, header_sid)).copied();
+            return self
+                .by_session_key
+                .get(&session_key(t.local_id, header_sid))
+                .copied();
         }
         let peer = msg.assigned_session_id()?;
-        self.by_peer_session.get(&peer_session_key(slot, peer)).copied()
+        self.by_peer_session
+            .get(&peer_session_key(slot, peer))
+            .copied()
     }
 
-    fn on_call_reply(&mut self, now: Instant, slot: u32, header_sid: SessionId, msg: &ControlMessage) {
+    fn on_call_reply(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        header_sid: SessionId,
+        msg: &ControlMessage,
+    ) {
         let Some(s) = self.find_session(slot, header_sid, msg) else {
             self.stats.unknown_id += 1;
             return;
         };
         let incoming = msg.message_type == MessageType::Icrp;
-        let Some(sess) = self.sessions.at(s) else { return };
+        let Some(sess) = self.sessions.at(s) else {
+            return;
+        };
         let expected = if incoming {
             CallDirection::Incoming
         } else {
@@ -1391,7 +1723,11 @@ impl Endpoint {
             return; // FSM: ignore (case 27)
         }
         let Some(peer) = msg.assigned_session_id().filter(|p| p.0 != 0) else {
-            let r = rc(result_code::CDN_ERROR, Some(error_code::OUT_OF_RANGE), "Assigned Session ID 0 or missing");
+            let r = rc(
+                result_code::CDN_ERROR,
+                Some(error_code::OUT_OF_RANGE),
+                "Assigned Session ID 0 or missing",
+            );
             return self.close_session_inner(now, s, CloseReason::Local(r.clone()), Some(r));
         };
         self.set_session_peer(s, peer);
@@ -1404,12 +1740,20 @@ impl Endpoint {
         }
     }
 
-    fn on_call_connected(&mut self, _now: Instant, slot: u32, header_sid: SessionId, msg: &ControlMessage) {
+    fn on_call_connected(
+        &mut self,
+        _now: Instant,
+        slot: u32,
+        header_sid: SessionId,
+        msg: &ControlMessage,
+    ) {
         let Some(s) = self.find_session(slot, header_sid, msg) else {
             self.stats.unknown_id += 1;
             return;
         };
-        let Some(sess) = self.sessions.at(s) else { return };
+        let Some(sess) = self.sessions.at(s) else {
+            return;
+        };
         let expected = if msg.message_type == MessageType::Iccn {
             CallDirection::Incoming
         } else {
@@ -1423,8 +1767,12 @@ impl Endpoint {
 
     fn session_up(&mut self, s: u32, connect: Option<&ControlMessage>) {
         let generation = self.sessions.generation(s);
-        let Some(sess) = self.sessions.at_mut(s) else { return };
-        let Some(t) = self.tunnels.at(sess.tunnel) else { return };
+        let Some(sess) = self.sessions.at_mut(s) else {
+            return;
+        };
+        let Some(t) = self.tunnels.at(sess.tunnel) else {
+            return;
+        };
         sess.state = SessionState::Established;
         sess.announced = true;
         sess.remote = t.remote;
@@ -1482,8 +1830,16 @@ impl Endpoint {
         }
     }
 
-    fn close_session_inner(&mut self, now: Instant, s: u32, reason: CloseReason, cdn: Option<ResultCode>) {
-        let Some(sess) = self.sessions.at(s) else { return };
+    fn close_session_inner(
+        &mut self,
+        now: Instant,
+        s: u32,
+        reason: CloseReason,
+        cdn: Option<ResultCode>,
+    ) {
+        let Some(sess) = self.sessions.at(s) else {
+            return;
+        };
         if let Some(result) = cdn {
             let (slot, peer, local) = (sess.tunnel, sess.peer_id, sess.local_id);
             // A CDN is only meaningful once the peer knows of the call.
@@ -1500,10 +1856,13 @@ impl Endpoint {
     /// Forgets a session, announcing it if the application knew it.
     fn remove_session(&mut self, s: u32, reason: CloseReason) {
         let generation = self.sessions.generation(s);
-        let Some(sess) = self.sessions.remove(s) else { return };
+        let Some(sess) = self.sessions.remove(s) else {
+            return;
+        };
         let tunnel_generation = self.tunnels.generation(sess.tunnel);
         if let Some(t) = self.tunnels.at_mut(sess.tunnel) {
-            self.by_session_key.remove(&session_key(t.local_id, sess.local_id));
+            self.by_session_key
+                .remove(&session_key(t.local_id, sess.local_id));
             let pos = sess.pos as usize;
             if pos < t.sessions.len() && t.sessions[pos] == s {
                 t.sessions.swap_remove(pos);
@@ -1531,8 +1890,16 @@ impl Endpoint {
 
     /// Ends a tunnel: its sessions go (§6.4: a StopCCN clears them without CDNs), a StopCCN
     /// is sent if `stop` says so, and state is retained for late retransmits (§5.8).
-    fn close_tunnel_inner(&mut self, now: Instant, slot: u32, reason: CloseReason, stop: Option<ResultCode>) {
-        let Some(t) = self.tunnels.at(slot) else { return };
+    fn close_tunnel_inner(
+        &mut self,
+        now: Instant,
+        slot: u32,
+        reason: CloseReason,
+        stop: Option<ResultCode>,
+    ) {
+        let Some(t) = self.tunnels.at(slot) else {
+            return;
+        };
         if t.state == TunnelState::Closing {
             return;
         }
@@ -1547,10 +1914,14 @@ impl Endpoint {
                 .with(Avp::ResultCode(result));
             self.send(now, slot, SessionId(0), m);
         }
-        self.release_half_open(slot);
+        // A tunnel that never came up stays counted as half-open until its state is released
+        // (`remove_tunnel`): otherwise refused SCCRQs, each leaving a StopCCN retransmitted
+        // for the retention period, would escape the half-open caps (ROBUSTNESS case 23).
         let generation = self.tunnels.generation(slot);
         let retention = self.config.retention;
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         t.state = TunnelState::Closing;
         t.timers.stop(TunnelTimer::Hello);
         t.timers.set(TunnelTimer::Retention, now + retention);
@@ -1564,11 +1935,15 @@ impl Endpoint {
 
     fn remove_tunnel(&mut self, slot: u32) {
         self.release_half_open(slot);
-        let Some(t) = self.tunnels.at(slot) else { return };
+        let Some(t) = self.tunnels.at(slot) else {
+            return;
+        };
         for s in t.sessions.clone() {
             self.remove_session(s, CloseReason::TunnelClosed);
         }
-        let Some(t) = self.tunnels.remove(slot) else { return };
+        let Some(t) = self.tunnels.remove(slot) else {
+            return;
+        };
         self.by_tunnel_id.remove(&t.local_id.0);
         if let Some(k) = t.sccrq_key {
             if self.sccrq_index.get(&k) == Some(&slot) {
@@ -1582,20 +1957,32 @@ impl Endpoint {
     /// Encodes `msg` for the tunnel's peer and queues it on the reliable channel.
     fn send(&mut self, now: Instant, slot: u32, session: SessionId, msg: ControlMessage) {
         let rv: Option<[u8; 16]> = self.config.hide_avps.then(|| self.rng.random());
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         let hiding = match (&self.config.secret, &rv) {
             (Some(s), Some(rv)) => Some((s.as_slice(), rv)),
             _ => None,
         };
         let mut buf = Vec::with_capacity(128);
-        encode_control(t.peer_id, session, Seq16(0), Seq16(0), Some(&msg), hiding, &mut buf);
+        encode_control(
+            t.peer_id,
+            session,
+            Seq16(0),
+            Seq16(0),
+            Some(&msg),
+            hiding,
+            &mut buf,
+        );
         t.channel.enqueue(now, buf);
     }
 
     /// Moves a tunnel's outgoing datagrams to the transmit queue and reschedules its deadline.
     fn after_tunnel(&mut self, _now: Instant, slot: u32) {
         let generation = self.tunnels.generation(slot);
-        let Some(t) = self.tunnels.at_mut(slot) else { return };
+        let Some(t) = self.tunnels.at_mut(slot) else {
+            return;
+        };
         while let Some(payload) = t.channel.poll_transmit() {
             self.transmits.push_back(Transmit {
                 destination: t.remote,
@@ -1631,8 +2018,16 @@ impl Endpoint {
 
     /// Places a call in `tunnel`: an ICRQ as LAC (`Incoming`) or an OCRQ as LNS (`Outgoing`).
     /// If the tunnel is still coming up, the request goes out once it is established.
-    pub fn open_session(&mut self, now: Instant, tunnel: TunnelHandle, direction: CallDirection) -> Result<SessionHandle, Error> {
-        let t = self.tunnels.get(tunnel.0, tunnel.1).ok_or(Error::InvalidState)?;
+    pub fn open_session(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelHandle,
+        direction: CallDirection,
+    ) -> Result<SessionHandle, Error> {
+        let t = self
+            .tunnels
+            .get(tunnel.0, tunnel.1)
+            .ok_or(Error::InvalidState)?;
         let up = match t.state {
             TunnelState::Established => true,
             TunnelState::WaitCtlReply | TunnelState::WaitCtlConn => false,
@@ -1656,17 +2051,38 @@ impl Endpoint {
     }
 
     /// Ends a session with a CDN carrying `result`.
-    pub fn close_session(&mut self, now: Instant, session: SessionHandle, result: ResultCode) -> Result<(), Error> {
-        let sess = self.sessions.get(session.0, session.1).ok_or(Error::InvalidState)?;
+    pub fn close_session(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        result: ResultCode,
+    ) -> Result<(), Error> {
+        let sess = self
+            .sessions
+            .get(session.0, session.1)
+            .ok_or(Error::InvalidState)?;
         let slot = sess.tunnel;
-        self.close_session_inner(now, session.0, CloseReason::Local(result.clone()), Some(result));
+        self.close_session_inner(
+            now,
+            session.0,
+            CloseReason::Local(result.clone()),
+            Some(result),
+        );
         self.after_tunnel(now, slot);
         Ok(())
     }
 
     /// Ends a tunnel and all its sessions with a StopCCN carrying `result`.
-    pub fn close_tunnel(&mut self, now: Instant, tunnel: TunnelHandle, result: ResultCode) -> Result<(), Error> {
-        let t = self.tunnels.get(tunnel.0, tunnel.1).ok_or(Error::InvalidState)?;
+    pub fn close_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelHandle,
+        result: ResultCode,
+    ) -> Result<(), Error> {
+        let t = self
+            .tunnels
+            .get(tunnel.0, tunnel.1)
+            .ok_or(Error::InvalidState)?;
         if t.state == TunnelState::Closing {
             return Ok(());
         }
@@ -1676,7 +2092,12 @@ impl Endpoint {
             self.remove_tunnel(tunnel.0);
             return Ok(());
         }
-        self.close_tunnel_inner(now, tunnel.0, CloseReason::Local(result.clone()), Some(result));
+        self.close_tunnel_inner(
+            now,
+            tunnel.0,
+            CloseReason::Local(result.clone()),
+            Some(result),
+        );
         self.after_tunnel(now, tunnel.0);
         Ok(())
     }
@@ -1686,21 +2107,36 @@ impl Endpoint {
         let slots: Vec<u32> = self.tunnels.indices().collect();
         for slot in slots {
             let generation = self.tunnels.generation(slot);
-            let _ = self.close_tunnel(now, TunnelHandle(slot, generation), ResultCode::new(result_code::SHUTTING_DOWN, None, Some("shutting down")));
+            let _ = self.close_tunnel(
+                now,
+                TunnelHandle(slot, generation),
+                ResultCode::new(result_code::SHUTTING_DOWN, None, Some("shutting down")),
+            );
         }
     }
 
     /// Whether every tunnel is closed and its final messages acknowledged (or given up on).
     pub fn is_quiescent(&self) -> bool {
-        self.tunnels
-            .indices()
-            .all(|i| self.tunnels.at(i).is_none_or(|t| t.state == TunnelState::Closing && t.channel.is_idle()))
+        self.tunnels.indices().all(|i| {
+            self.tunnels
+                .at(i)
+                .is_none_or(|t| t.state == TunnelState::Closing && t.channel.is_idle())
+        })
     }
 
     // ----- data path ----------------------------------------------------------------------
 
-    fn receive_data<'a>(&mut self, now: Instant, remote: SocketAddr, hdr: &Header, payload: &'a [u8]) -> Result<Received<'a>, Error> {
-        let Some(&s) = self.by_session_key.get(&session_key(hdr.tunnel_id, hdr.session_id)) else {
+    fn receive_data<'a>(
+        &mut self,
+        now: Instant,
+        remote: SocketAddr,
+        hdr: &Header,
+        payload: &'a [u8],
+    ) -> Result<Received<'a>, Error> {
+        let Some(&s) = self
+            .by_session_key
+            .get(&session_key(hdr.tunnel_id, hdr.session_id))
+        else {
             self.stats.unknown_id += 1;
             return Err(Error::UnknownSession(hdr.session_id, hdr.tunnel_id));
         };
@@ -1737,8 +2173,16 @@ impl Endpoint {
     /// Writes the data-message header for `session` into `buf` just before `payload` (which
     /// needs [`DATA_HEADER_MAX`] bytes of headroom) and returns where to send the datagram and
     /// its range in `buf`. No allocation, no copy of the payload.
-    pub fn encapsulate(&mut self, session: SessionHandle, buf: &mut [u8], payload: Range<usize>) -> Result<(SocketAddr, Range<usize>), Error> {
-        let sess = self.sessions.get_mut(session.0, session.1).ok_or(Error::InvalidState)?;
+    pub fn encapsulate(
+        &mut self,
+        session: SessionHandle,
+        buf: &mut [u8],
+        payload: Range<usize>,
+    ) -> Result<(SocketAddr, Range<usize>), Error> {
+        let sess = self
+            .sessions
+            .get_mut(session.0, session.1)
+            .ok_or(Error::InvalidState)?;
         if sess.state != SessionState::Established {
             return Err(Error::SessionNotEstablished);
         }
@@ -1766,7 +2210,8 @@ impl Endpoint {
             hdr.length = Some(total as u16);
         }
         let start = payload.start - hlen;
-        hdr.write(&mut buf[start..payload.start]).map_err(|_| Error::BufferTooSmall)?;
+        hdr.write(&mut buf[start..payload.start])
+            .map_err(|_| Error::BufferTooSmall)?;
         if sess.data_seq {
             sess.data_ns = sess.data_ns.next();
         }
@@ -1804,12 +2249,16 @@ impl Endpoint {
 
     /// Our and the peer's Tunnel IDs.
     pub fn tunnel_ids(&self, tunnel: TunnelHandle) -> Option<(TunnelId, TunnelId)> {
-        self.tunnels.get(tunnel.0, tunnel.1).map(|t| (t.local_id, t.peer_id))
+        self.tunnels
+            .get(tunnel.0, tunnel.1)
+            .map(|t| (t.local_id, t.peer_id))
     }
 
     /// Whether the tunnel is established.
     pub fn tunnel_is_established(&self, tunnel: TunnelHandle) -> bool {
-        self.tunnels.get(tunnel.0, tunnel.1).is_some_and(|t| t.state == TunnelState::Established)
+        self.tunnels
+            .get(tunnel.0, tunnel.1)
+            .is_some_and(|t| t.state == TunnelState::Established)
     }
 
     /// The tunnel a session belongs to.
@@ -1820,12 +2269,16 @@ impl Endpoint {
 
     /// Our and the peer's Session IDs.
     pub fn session_ids(&self, session: SessionHandle) -> Option<(SessionId, SessionId)> {
-        self.sessions.get(session.0, session.1).map(|s| (s.local_id, s.peer_id))
+        self.sessions
+            .get(session.0, session.1)
+            .map(|s| (s.local_id, s.peer_id))
     }
 
     /// Whether the session is established.
     pub fn session_is_established(&self, session: SessionHandle) -> bool {
-        self.sessions.get(session.0, session.1).is_some_and(|s| s.state == SessionState::Established)
+        self.sessions
+            .get(session.0, session.1)
+            .is_some_and(|s| s.state == SessionState::Established)
     }
 
     /// Number of tunnels held (any state, including those retained after closing).

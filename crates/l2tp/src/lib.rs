@@ -20,18 +20,22 @@
 #![forbid(unsafe_code)]
 
 pub mod endpoint;
-mod slab;
 pub mod reliable;
+mod slab;
 pub mod wire;
 
 pub use endpoint::{
-    CallDirection, CloseReason, Config, Endpoint, Error, Event, Received, SessionHandle, SessionInfo, Stats,
-    TunnelHandle, DATA_HEADER_MAX,
+    CallDirection, CloseReason, Config, Endpoint, Error, Event, Received, SessionHandle,
+    SessionInfo, Stats, TunnelHandle, DATA_HEADER_MAX,
 };
 pub use wire::{SessionId, TunnelId};
 
 #[cfg(feature = "__fuzzing")]
 /// Internals for the fuzz targets only.
 pub mod fuzzing {
+    pub use crate::fuzz_lns::*;
     pub use crate::wire::*;
 }
+
+#[cfg(any(test, feature = "__fuzzing"))]
+mod fuzz_lns;

@@ -29,6 +29,12 @@ const NS_OFFSET: usize = CONTROL_NR_OFFSET - 2;
 /// Peer window assumed when the peer sends no Receive Window Size AVP (§5.8).
 pub const DEFAULT_PEER_WINDOW: u16 = 4;
 
+/// How far behind the next expected Ns a message may be and still be a duplicate, which is
+/// re-acknowledged (§5.8). A peer retransmits only what it has outstanding, at most our
+/// receive window (more if it ignores it, hence the margin); anything further back is not a
+/// retransmission and is dropped like a message beyond the window (ROBUSTNESS case 17).
+const DUPLICATE_HORIZON: i32 = 1024;
+
 /// What an arriving control message is, for the channel.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Verdict {
@@ -160,7 +166,9 @@ impl ControlChannel {
 
     fn fill_window(&mut self, now: Instant) {
         while self.in_flight.len() < usize::from(self.peer_window) {
-            let Some(d) = self.waiting.pop_front() else { break };
+            let Some(d) = self.waiting.pop_front() else {
+                break;
+            };
             self.outbox.push_back(d.clone());
             self.in_flight.push_back(d);
             if self.retransmit_at.is_none() {
@@ -171,10 +179,18 @@ impl ControlChannel {
 
     /// Classifies an arriving control message with header `ns`/`nr`; `zlb` when it has no AVPs.
     /// A `Held` message's body is kept and returned later by [`ControlChannel::take_next`].
-    pub fn on_receive(&mut self, now: Instant, ns: Seq16, nr: Seq16, zlb: bool, body: &[u8]) -> Verdict {
-        // Validate before changing anything (ROBUSTNESS 17).
+    pub fn on_receive(
+        &mut self,
+        now: Instant,
+        ns: Seq16,
+        nr: Seq16,
+        zlb: bool,
+        body: &[u8],
+    ) -> Verdict {
+        // Validate before changing anything (ROBUSTNESS 17): too far ahead, or too far behind
+        // to be a retransmission (whose Nr must not be taken either).
         let ahead = ns.distance_from(self.expected);
-        if !zlb && ahead >= i32::from(self.local_window) {
+        if !zlb && (ahead >= i32::from(self.local_window) || ahead < -DUPLICATE_HORIZON) {
             return Verdict::OutOfWindow;
         }
         let Some(acked) = self.acked_count(nr) else {
@@ -214,7 +230,9 @@ impl ControlChannel {
 
     /// How many in-flight messages `nr` acknowledges, or `None` if it acknowledges one never sent.
     fn acked_count(&self, nr: Seq16) -> Option<usize> {
-        let oldest = self.next_ns.add(0u16.wrapping_sub((self.in_flight.len() + self.waiting.len()) as u16));
+        let oldest = self
+            .next_ns
+            .add(0u16.wrapping_sub((self.in_flight.len() + self.waiting.len()) as u16));
         let n = nr.distance_from(oldest);
         if n < 0 {
             // An old Nr (reordered or duplicate packet): acknowledges nothing new.
@@ -269,8 +287,9 @@ impl ControlChannel {
         self.in_flight.len()
     }
 
-    /// Re-sends the oldest unacknowledged message now, without touching the backoff (the peer
-    /// retransmitted what this answers). Returns whether there was one.
+    /// Re-sends the oldest unacknowledged message now, without touching the backoff. Returns
+    /// whether there was one. (The endpoint answers a duplicate with a ZLB only and leaves
+    /// resending to the timer, which would otherwise send the same message twice.)
     pub fn resend_oldest(&mut self) -> bool {
         match self.in_flight.front() {
             Some(d) => {
@@ -285,7 +304,8 @@ impl ControlChannel {
     /// owed and nothing else goes out, a ZLB.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
         if let Some(mut d) = self.outbox.pop_front() {
-            d[CONTROL_NR_OFFSET..CONTROL_NR_OFFSET + 2].copy_from_slice(&self.expected.0.to_be_bytes());
+            d[CONTROL_NR_OFFSET..CONTROL_NR_OFFSET + 2]
+                .copy_from_slice(&self.expected.0.to_be_bytes());
             self.ack_owed = false;
             return Some(d);
         }
@@ -299,7 +319,15 @@ impl ControlChannel {
     /// A ZLB acknowledgement: Ns is the next we will send (not consumed), Nr the next we expect.
     pub fn zlb(&self) -> Vec<u8> {
         let mut v = Vec::with_capacity(CONTROL_HEADER_LEN);
-        encode_control(self.peer_tunnel, SessionId(0), self.next_ns, self.expected, None, None, &mut v);
+        encode_control(
+            self.peer_tunnel,
+            SessionId(0),
+            self.next_ns,
+            self.expected,
+            None,
+            None,
+            &mut v,
+        );
         v
     }
 }
@@ -316,11 +344,16 @@ mod tests {
 
     /// A control datagram carrying one Hello AVP; Ns/Nr are patched by the channel.
     fn msg() -> Vec<u8> {
-        vec![0xc8, 0x02, 0x00, 0x14, 0, 1, 0, 0, 0, 0, 0, 0, 0x80, 0x08, 0, 0, 0, 0, 0, 6]
+        vec![
+            0xc8, 0x02, 0x00, 0x14, 0, 1, 0, 0, 0, 0, 0, 0, 0x80, 0x08, 0, 0, 0, 0, 0, 6,
+        ]
     }
 
     fn ns_nr(d: &[u8]) -> (u16, u16) {
-        (u16::from_be_bytes([d[8], d[9]]), u16::from_be_bytes([d[10], d[11]]))
+        (
+            u16::from_be_bytes([d[8], d[9]]),
+            u16::from_be_bytes([d[10], d[11]]),
+        )
     }
 
     fn drain(c: &mut ControlChannel) -> Vec<Vec<u8>> {
@@ -329,7 +362,7 @@ mod tests {
 
     #[test]
     fn retransmission_schedule_is_1_2_4_8_8_then_dead() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
         c.enqueue(t0, msg());
         assert_eq!(drain(&mut c).len(), 1);
@@ -350,12 +383,18 @@ mod tests {
 
     #[test]
     fn retransmission_carries_current_nr() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
         c.enqueue(t0, msg());
         drain(&mut c);
-        assert_eq!(c.on_receive(t0, Seq16(0), Seq16(0), false, b"x"), Verdict::Deliver);
-        assert_eq!(c.on_receive(t0, Seq16(1), Seq16(0), false, b"y"), Verdict::Deliver);
+        assert_eq!(
+            c.on_receive(t0, Seq16(0), Seq16(0), false, b"x"),
+            Verdict::Deliver
+        );
+        assert_eq!(
+            c.on_receive(t0, Seq16(1), Seq16(0), false, b"y"),
+            Verdict::Deliver
+        );
         drain(&mut c); // the owed ZLB
         c.handle_timeout(t0 + Duration::from_secs(1));
         assert_eq!(ns_nr(&drain(&mut c)[0]), (0, 2));
@@ -363,7 +402,7 @@ mod tests {
 
     #[test]
     fn window_limits_in_flight() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
         c.set_peer_window(1);
         for _ in 0..3 {
@@ -372,7 +411,10 @@ mod tests {
         assert_eq!(drain(&mut c).len(), 1);
         assert_eq!(c.in_flight(), 1);
         // ack of Ns 0 releases Ns 1
-        assert_eq!(c.on_receive(t0, Seq16(0), Seq16(1), true, b""), Verdict::Ack);
+        assert_eq!(
+            c.on_receive(t0, Seq16(0), Seq16(1), true, b""),
+            Verdict::Ack
+        );
         let out = drain(&mut c);
         assert_eq!(out.len(), 1);
         assert_eq!(ns_nr(&out[0]).0, 1);
@@ -380,7 +422,7 @@ mod tests {
 
     #[test]
     fn default_peer_window_is_four() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
         for _ in 0..10 {
             c.enqueue(t0, msg());
@@ -390,14 +432,26 @@ mod tests {
 
     #[test]
     fn duplicates_and_out_of_order() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
-        assert_eq!(c.on_receive(t0, Seq16(1), Seq16(0), false, b"one"), Verdict::Held);
-        assert_eq!(c.on_receive(t0, Seq16(1), Seq16(0), false, b"one"), Verdict::Held);
-        assert_eq!(c.on_receive(t0, Seq16(0), Seq16(0), false, b"zero"), Verdict::Deliver);
+        assert_eq!(
+            c.on_receive(t0, Seq16(1), Seq16(0), false, b"one"),
+            Verdict::Held
+        );
+        assert_eq!(
+            c.on_receive(t0, Seq16(1), Seq16(0), false, b"one"),
+            Verdict::Held
+        );
+        assert_eq!(
+            c.on_receive(t0, Seq16(0), Seq16(0), false, b"zero"),
+            Verdict::Deliver
+        );
         assert_eq!(c.take_next().as_deref(), Some(&b"one"[..]));
         assert_eq!(c.take_next(), None);
-        assert_eq!(c.on_receive(t0, Seq16(0), Seq16(0), false, b"zero"), Verdict::Duplicate);
+        assert_eq!(
+            c.on_receive(t0, Seq16(0), Seq16(0), false, b"zero"),
+            Verdict::Duplicate
+        );
         // The owed acknowledgement is a ZLB with Nr 2.
         let out = drain(&mut c);
         assert_eq!(out.len(), 1);
@@ -407,14 +461,23 @@ mod tests {
 
     #[test]
     fn beyond_window_and_bogus_nr_change_nothing() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut c = ControlChannel::new(POLICY, 4, Seq16(0));
         c.enqueue(t0, msg());
         drain(&mut c);
-        assert_eq!(c.on_receive(t0, Seq16(4), Seq16(0), false, b"far"), Verdict::OutOfWindow);
-        assert_eq!(c.on_receive(t0, Seq16(40000), Seq16(0), false, b"far"), Verdict::OutOfWindow);
+        assert_eq!(
+            c.on_receive(t0, Seq16(4), Seq16(0), false, b"far"),
+            Verdict::OutOfWindow
+        );
+        assert_eq!(
+            c.on_receive(t0, Seq16(40000), Seq16(0), false, b"far"),
+            Verdict::OutOfWindow
+        );
         // Nr 5 acknowledges four messages never sent.
-        assert_eq!(c.on_receive(t0, Seq16(0), Seq16(5), false, b"x"), Verdict::OutOfWindow);
+        assert_eq!(
+            c.on_receive(t0, Seq16(0), Seq16(5), false, b"x"),
+            Verdict::OutOfWindow
+        );
         assert_eq!(c.in_flight(), 1);
         assert_eq!(c.expected(), Seq16(0));
         assert!(drain(&mut c).is_empty());
@@ -423,7 +486,7 @@ mod tests {
     /// ROBUSTNESS 18: both sides start at Ns 65530 and exchange 20 messages each.
     #[test]
     fn wraparound_from_65530() {
-        let t0 = Instant::now();
+        let t0 = sras_testkit::VirtualClock::new().now();
         let mut a = ControlChannel::new(POLICY, 4, Seq16(65530));
         let mut b = ControlChannel::new(POLICY, 4, Seq16(65530));
         a.set_next_ns(Seq16(65530));
@@ -434,13 +497,17 @@ mod tests {
             b.enqueue(t0, msg());
             for d in drain(&mut a) {
                 let (ns, nr) = ns_nr(&d);
-                if b.on_receive(t0, Seq16(ns), Seq16(nr), d.len() == CONTROL_HEADER_LEN, &d) == Verdict::Deliver {
+                if b.on_receive(t0, Seq16(ns), Seq16(nr), d.len() == CONTROL_HEADER_LEN, &d)
+                    == Verdict::Deliver
+                {
                     got_b += 1;
                 }
             }
             for d in drain(&mut b) {
                 let (ns, nr) = ns_nr(&d);
-                if a.on_receive(t0, Seq16(ns), Seq16(nr), d.len() == CONTROL_HEADER_LEN, &d) == Verdict::Deliver {
+                if a.on_receive(t0, Seq16(ns), Seq16(nr), d.len() == CONTROL_HEADER_LEN, &d)
+                    == Verdict::Deliver
+                {
                     got_a += 1;
                 }
             }

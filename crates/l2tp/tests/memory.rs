@@ -85,5 +85,8 @@ fn memory_per_tunnel_and_session() {
     // Both endpoints hold one session each: half is one endpoint's state.
     let per_session = per_session_both / 2.0;
     println!("MEMORY l2tp: tunnel (both ends, established) {per_tunnel} B; session {per_session:.0} B per endpoint");
-    assert!(per_session < 1024.0, "per-session state {per_session:.0} B exceeds the 1 KiB goal");
+    assert!(
+        per_session < 1024.0,
+        "per-session state {per_session:.0} B exceeds the 1 KiB goal"
+    );
 }

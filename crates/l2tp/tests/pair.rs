@@ -71,7 +71,7 @@ fn hundred_sessions_at_20_percent_loss_with_duplicates_and_reordering() {
         ..lns_config(4)
     };
     for seed in [11, 12, 13] {
-        let mut net = network(seed, link.clone(), lac.clone(), lns.clone());
+        let mut net = network(seed, link, lac.clone(), lns.clone());
         let now = net.now();
         let t = net.node_mut(0).ep.connect(now, addr(LNS)).unwrap();
         for _ in 0..100 {

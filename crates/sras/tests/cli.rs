@@ -24,7 +24,11 @@ fn temp_file(test: &str, name: &str, contents: &str) -> PathBuf {
 
 /// A UDP port free on 127.0.0.1 right now.
 fn free_port() -> u16 {
-    UdpSocket::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    UdpSocket::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 /// A running `sras server`, its stderr collected line by line.
@@ -54,7 +58,11 @@ impl Server {
                 }
             }
         });
-        let mut s = Self { child, lines, seen: Vec::new() };
+        let mut s = Self {
+            child,
+            lines,
+            seen: Vec::new(),
+        };
         s.wait_for("listening", Duration::from_secs(20));
         s
     }
@@ -74,7 +82,10 @@ impl Server {
                         return line;
                     }
                 }
-                Err(_) => panic!("server never logged {needle:?}; log:\n{}", self.seen.join("\n")),
+                Err(_) => panic!(
+                    "server never logged {needle:?}; log:\n{}",
+                    self.seen.join("\n")
+                ),
             }
         }
     }
@@ -90,7 +101,10 @@ impl Server {
             }
             if std::time::Instant::now() > deadline {
                 let _ = self.child.kill();
-                panic!("server did not exit after SIGTERM; log:\n{}", self.seen.join("\n"));
+                panic!(
+                    "server did not exit after SIGTERM; log:\n{}",
+                    self.seen.join("\n")
+                );
             }
             thread::sleep(Duration::from_millis(50));
         };
@@ -110,7 +124,13 @@ fn connect(config: &PathBuf, port: u16) -> Output {
     Command::new(SRAS)
         .args(["connect", "-c"])
         .arg(config)
-        .args(["--server", &format!("127.0.0.1:{port}"), "--exit-when-established", "--timeout", "20"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--exit-when-established",
+            "--timeout",
+            "20",
+        ])
         .env("RUST_LOG", "debug")
         .stdin(Stdio::null())
         .output()
@@ -121,12 +141,20 @@ fn connect(config: &PathBuf, port: u16) -> Output {
 fn assert_established_line(stdout: &str) {
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 1, "stdout: {stdout:?}");
-    let rest = lines[0].strip_prefix("ESTABLISHED tunnel=").unwrap_or_else(|| panic!("stdout: {stdout:?}"));
-    let (tunnel, session) = rest.split_once(" session=").unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+    let rest = lines[0]
+        .strip_prefix("ESTABLISHED tunnel=")
+        .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+    let (tunnel, session) = rest
+        .split_once(" session=")
+        .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
     for pair in [tunnel, session] {
-        let (a, b) = pair.split_once('/').unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+        let (a, b) = pair
+            .split_once('/')
+            .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
         for id in [a, b] {
-            let id: u16 = id.parse().unwrap_or_else(|_| panic!("not an ID: {id:?} in {stdout:?}"));
+            let id: u16 = id
+                .parse()
+                .unwrap_or_else(|_| panic!("not an ID: {id:?} in {stdout:?}"));
             assert_ne!(id, 0, "stdout: {stdout:?}");
         }
     }
@@ -139,17 +167,28 @@ fn server_and_client(test: &str, extra: &str) {
         "server.toml",
         &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhost_name = \"test-lns\"\nhello_interval_secs = 0\n{extra}"),
     );
-    let client_cfg = temp_file(test, "client.toml", &format!("[l2tp]\nhost_name = \"test-lac\"\nhello_interval_secs = 0\n{extra}"));
+    let client_cfg = temp_file(
+        test,
+        "client.toml",
+        &format!("[l2tp]\nhost_name = \"test-lac\"\nhello_interval_secs = 0\n{extra}"),
+    );
     let mut server = Server::start(&server_cfg);
 
     let out = connect(&client_cfg, port);
     let stdout = String::from_utf8_lossy(&out.stdout);
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "connect failed ({:?})\nstdout: {stdout}\nstderr:\n{stderr}", out.status);
+    assert!(
+        out.status.success(),
+        "connect failed ({:?})\nstdout: {stdout}\nstderr:\n{stderr}",
+        out.status
+    );
     assert_established_line(&stdout);
     assert!(stderr.contains("tunnel established"), "{stderr}");
     assert!(stderr.contains("session established"), "{stderr}");
-    assert!(!stderr.contains("not acknowledged"), "the StopCCN should be acknowledged:\n{stderr}");
+    assert!(
+        !stderr.contains("not acknowledged"),
+        "the StopCCN should be acknowledged:\n{stderr}"
+    );
 
     let line = server.wait_for("session established", Duration::from_secs(5));
     assert!(line.contains("call_serial"), "{line}");
@@ -171,26 +210,48 @@ fn connect_to_server_and_exit_when_established() {
 
 #[test]
 fn connect_with_tunnel_authentication_and_hidden_avps() {
-    server_and_client("auth", "secret = \"s3cret-for-tests\"\nchallenge = true\nhide_avps = true\n");
+    server_and_client(
+        "auth",
+        "secret = \"s3cret-for-tests\"\nchallenge = true\nhide_avps = true\n",
+    );
 }
 
 #[test]
 fn connect_gives_up_when_nobody_answers() {
     let port = free_port();
-    let cfg = temp_file("noanswer", "client.toml", "[l2tp]\nhello_interval_secs = 0\n");
+    let cfg = temp_file(
+        "noanswer",
+        "client.toml",
+        "[l2tp]\nhello_interval_secs = 0\n",
+    );
     let out = Command::new(SRAS)
         .args(["connect", "-c"])
         .arg(&cfg)
-        .args(["--server", &format!("127.0.0.1:{port}"), "--exit-when-established", "--timeout", "2"])
+        .args([
+            "--server",
+            &format!("127.0.0.1:{port}"),
+            "--exit-when-established",
+            "--timeout",
+            "2",
+        ])
         .output()
         .unwrap();
-    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.stdout.is_empty());
 }
 
 fn check_config(test: &str, contents: &str) -> Output {
     let path = temp_file(test, "c.toml", contents);
-    Command::new(SRAS).args(["check-config", "-c"]).arg(path).output().unwrap()
+    Command::new(SRAS)
+        .args(["check-config", "-c"])
+        .arg(path)
+        .output()
+        .unwrap()
 }
 
 #[test]
@@ -212,19 +273,41 @@ fn check_config_rejects_an_unknown_key_naming_it() {
 
 #[test]
 fn check_config_prints_the_effective_config_without_the_secret() {
-    let out = check_config("good", "[l2tp]\nsecret = \"do-not-print\"\nchallenge = true\n");
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = check_config(
+        "good",
+        "[l2tp]\nsecret = \"do-not-print\"\nchallenge = true\n",
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("challenge = true") && text.contains("receive_window = 8"), "{text}");
-    assert!(!text.contains("do-not-print") && text.contains("<redacted>"), "{text}");
+    assert!(
+        text.contains("challenge = true") && text.contains("receive_window = 8"),
+        "{text}"
+    );
+    assert!(
+        !text.contains("do-not-print") && text.contains("<redacted>"),
+        "{text}"
+    );
 }
 
 #[test]
 fn check_config_accepts_the_examples() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
     for f in ["server.toml", "client.toml"] {
-        let out = Command::new(SRAS).args(["check-config", "-c"]).arg(root.join(f)).output().unwrap();
-        assert!(out.status.success(), "{f}: {}", String::from_utf8_lossy(&out.stderr));
+        let out = Command::new(SRAS)
+            .args(["check-config", "-c"])
+            .arg(root.join(f))
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{f}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
 }
 
@@ -232,9 +315,20 @@ fn check_config_accepts_the_examples() {
 fn server_reports_a_taken_port() {
     let holder = UdpSocket::bind("127.0.0.1:0").unwrap();
     let port = holder.local_addr().unwrap().port();
-    let cfg = temp_file("taken", "server.toml", &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\n"));
-    let out = Command::new(SRAS).args(["server", "-c"]).arg(cfg).output().unwrap();
+    let cfg = temp_file(
+        "taken",
+        "server.toml",
+        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\n"),
+    );
+    let out = Command::new(SRAS)
+        .args(["server", "-c"])
+        .arg(cfg)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains(&format!("127.0.0.1:{port}")) && err.contains("xl2tpd"), "{err}");
+    assert!(
+        err.contains(&format!("127.0.0.1:{port}")) && err.contains("xl2tpd"),
+        "{err}"
+    );
 }
