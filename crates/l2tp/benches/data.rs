@@ -72,7 +72,7 @@ fn bench(c: &mut Criterion) {
                 black_box(r);
             })
         });
-        let (_, r) = lac.encapsulate(s, &mut buf, range.clone()).unwrap();
+        let r = lac.encapsulate(s, &mut buf, range.clone()).unwrap().range;
         let datagram = buf[r].to_vec();
         g.bench_function("decapsulate-1400", |b| {
             b.iter(

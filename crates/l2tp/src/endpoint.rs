@@ -87,6 +87,11 @@ pub struct Config {
     pub data_length_bit: bool,
     /// Use Ns/Nr on data messages (§5.4) when the peer asks (Sequencing Required) or always.
     pub data_sequencing: bool,
+    /// Answer new tunnels from this local address instead of the one the SCCRQ came to: the
+    /// responder "may choose a new port" (RFC 3193 §4, seed 001 §4). Every datagram of such a
+    /// tunnel, control and data, then carries this source; the caller must be able to send
+    /// from it and receive on it.
+    pub float_source: Option<SocketAddr>,
     /// Seed for the endpoint's RNG (IDs, challenges, random vectors). The daemon seeds it from
     /// the OS; tests fix it for determinism.
     pub rng_seed: [u8; 32],
@@ -118,6 +123,7 @@ impl Default for Config {
             max_sessions_per_tunnel: 65_000,
             data_length_bit: true,
             data_sequencing: false,
+            float_source: None,
             rng_seed: [0; 32],
         }
     }
@@ -236,6 +242,17 @@ pub enum Event {
         /// The session.
         session: SessionHandle,
     },
+}
+
+/// Where a data message written by [`Endpoint::encapsulate`] goes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DataTransmit {
+    /// The peer.
+    pub destination: SocketAddr,
+    /// The local address to send from, when the tunnel floated to one (RFC 3193 §4).
+    pub source: Option<SocketAddr>,
+    /// The datagram's bytes in the caller's buffer: header and payload.
+    pub range: Range<usize>,
 }
 
 /// What a datagram turned out to be.
@@ -414,6 +431,8 @@ struct Tunnel {
     announced: bool,
     /// (peer address, peer's Assigned Tunnel ID) of the SCCRQ that created it (responder).
     sccrq_key: Option<(SocketAddr, TunnelId)>,
+    /// The local address we send this tunnel's datagrams from, if not the default.
+    source: Option<SocketAddr>,
     /// The deadline last pushed to the endpoint's heap.
     scheduled: Option<Instant>,
 }
@@ -452,6 +471,7 @@ struct Session {
     numbers: Option<Box<CallNumbers>>,
     // Cached for the data path, valid once established.
     remote: SocketAddr,
+    source: Option<SocketAddr>,
     peer_tunnel: TunnelId,
     data_seq: bool,
     data_ns: Seq16,
@@ -936,6 +956,7 @@ impl Endpoint {
             t.channel.set_peer_window(w);
         }
         t.sccrq_key = Some((remote, peer));
+        t.source = self.config.float_source;
         self.sccrq_index.insert((remote, peer), slot);
         // The SCCRQ opens the channel: nothing of ours exists for its Nr to acknowledge.
         let _ = nr;
@@ -1059,6 +1080,7 @@ impl Endpoint {
             half_open,
             announced: false,
             sccrq_key: None,
+            source: None,
             scheduled: None,
         };
         let (slot, _) = self.tunnels.insert(tunnel);
@@ -1467,6 +1489,7 @@ impl Endpoint {
             announced: false,
             numbers: None,
             remote,
+            source: None,
             peer_tunnel,
             data_seq: self.config.data_sequencing,
             data_ns: Seq16(0),
@@ -1776,6 +1799,7 @@ impl Endpoint {
         sess.state = SessionState::Established;
         sess.announced = true;
         sess.remote = t.remote;
+        sess.source = t.source;
         sess.peer_tunnel = t.peer_id;
         let mut tx_connect_speed = TX_CONNECT_SPEED;
         if let Some(m) = connect {
@@ -1986,7 +2010,7 @@ impl Endpoint {
         while let Some(payload) = t.channel.poll_transmit() {
             self.transmits.push_back(Transmit {
                 destination: t.remote,
-                source: None,
+                source: t.source,
                 payload,
             });
         }
@@ -2178,7 +2202,7 @@ impl Endpoint {
         session: SessionHandle,
         buf: &mut [u8],
         payload: Range<usize>,
-    ) -> Result<(SocketAddr, Range<usize>), Error> {
+    ) -> Result<DataTransmit, Error> {
         let sess = self
             .sessions
             .get_mut(session.0, session.1)
@@ -2216,7 +2240,11 @@ impl Endpoint {
             sess.data_ns = sess.data_ns.next();
         }
         self.stats.data_tx += 1;
-        Ok((sess.remote, start..payload.end))
+        Ok(DataTransmit {
+            destination: sess.remote,
+            source: sess.source,
+            range: start..payload.end,
+        })
     }
 
     // ----- outputs ------------------------------------------------------------------------

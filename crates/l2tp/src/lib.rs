@@ -25,8 +25,8 @@ mod slab;
 pub mod wire;
 
 pub use endpoint::{
-    CallDirection, CloseReason, Config, Endpoint, Error, Event, Received, SessionHandle,
-    SessionInfo, Stats, TunnelHandle, DATA_HEADER_MAX,
+    CallDirection, CloseReason, Config, DataTransmit, Endpoint, Error, Event, Received,
+    SessionHandle, SessionInfo, Stats, TunnelHandle, DATA_HEADER_MAX,
 };
 pub use wire::{SessionId, TunnelId};
 

@@ -376,3 +376,54 @@ fn try_another_redirect_is_followed() {
     assert_eq!(net.node(1).tunnels_up(), 0);
     assert_eq!(net.node(0).ep.tunnel_remote(t), Some(other));
 }
+
+#[test]
+fn responder_answers_from_a_new_port_and_initiator_follows() {
+    // RFC 3193 §4: the LNS answers the SCCRQ (sent to 1701) from port 1702, and the whole
+    // tunnel, control and data, then runs between the LAC's port and 1702.
+    let floated = addr("192.0.2.1:1702");
+    let mut net = Network::new(8, clean());
+    net.add(addr(LAC), L2tpNode::new(lac_config(19)));
+    let lns = net.add(
+        addr(LNS),
+        L2tpNode::new(Config {
+            float_source: Some(floated),
+            ..lns_config(20)
+        }),
+    );
+    net.add_address(lns, floated);
+    let now = net.now();
+    let t = net.node_mut(0).ep.connect(now, addr(LNS)).unwrap();
+    net.node_mut(0)
+        .ep
+        .open_session(now, t, CallDirection::Incoming)
+        .unwrap();
+    assert!(
+        net.drive_until(10 * SECOND, |n| n.node(0).sessions_up() == 1
+            && n.node(1).sessions_up() == 1)
+    );
+    assert_eq!(net.node(0).ep.tunnel_remote(t), Some(floated));
+    // After the SCCRQ, nothing went to or came from port 1701 of the LNS.
+    let after_first: Vec<_> = net.capture().iter().skip(1).collect();
+    assert!(after_first
+        .iter()
+        .all(|c| c.src != addr(LNS) && c.dst != addr(LNS)));
+    let s = net.node(0).established_sessions()[0];
+    let (to, d) = encap(&mut net.node_mut(0).ep, s, b"ppp");
+    assert_eq!(to, floated);
+    net.inject(addr(LAC), to, d);
+    let ls = net.node(1).established_sessions()[0];
+    let mut buf = vec![0u8; sras_l2tp::DATA_HEADER_MAX + 3];
+    let out = net
+        .node_mut(1)
+        .ep
+        .encapsulate(
+            ls,
+            &mut buf,
+            sras_l2tp::DATA_HEADER_MAX..sras_l2tp::DATA_HEADER_MAX + 3,
+        )
+        .unwrap();
+    assert_eq!(out.source, Some(floated));
+    net.run_for(SECOND);
+    assert_eq!(net.node(1).data.len(), 1);
+}

@@ -104,14 +104,14 @@ pub fn lac_config(seed: u8) -> Config {
 pub fn encap(ep: &mut Endpoint, session: SessionHandle, payload: &[u8]) -> (SocketAddr, Vec<u8>) {
     let mut buf = vec![0u8; sras_l2tp::DATA_HEADER_MAX + payload.len()];
     buf[sras_l2tp::DATA_HEADER_MAX..].copy_from_slice(payload);
-    let (to, range) = ep
+    let out = ep
         .encapsulate(
             session,
             &mut buf,
             sras_l2tp::DATA_HEADER_MAX..sras_l2tp::DATA_HEADER_MAX + payload.len(),
         )
         .unwrap();
-    (to, buf[range].to_vec())
+    (out.destination, buf[out.range].to_vec())
 }
 
 pub const SECOND: Duration = Duration::from_secs(1);
