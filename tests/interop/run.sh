@@ -60,14 +60,20 @@ trap 'exit 130' INT TERM
 
 forget_pid() { local p=$1 i; for i in "${!PIDS[@]}"; do [ "${PIDS[$i]}" = "$p" ] && unset 'PIDS[i]'; done; }
 
-# Waits for a process to exit (up to $2 seconds); prints its exit status, or "timeout".
+# Waits for a child to exit (up to $2 seconds); sets EXIT_STATUS to its status, or "timeout".
+# (Not in a $(...) subshell: only this shell can wait for its children.)
+EXIT_STATUS=
 wait_exit() {
   local pid=$1 secs=$2 i
+  EXIT_STATUS=timeout
   for i in $(seq $((secs * 10))); do
-    kill -0 "$pid" 2>/dev/null || { wait "$pid"; echo $?; return; }
+    if ! kill -0 "$pid" 2>/dev/null; then
+      wait "$pid"
+      EXIT_STATUS=$?
+      return
+    fi
     sleep 0.1
   done
-  echo timeout
 }
 
 # --- VMs ---------------------------------------------------------------------------------------
@@ -190,7 +196,7 @@ capture_stop() {
   [ -n "$TCPDUMP_PID" ] || return 0
   sleep 0.3
   kill -INT "$TCPDUMP_PID" 2>/dev/null
-  wait_exit "$TCPDUMP_PID" 5 >/dev/null
+  wait_exit "$TCPDUMP_PID" 5
   forget_pid "$TCPDUMP_PID"
   TCPDUMP_PID=
 }
@@ -253,6 +259,7 @@ run_lns_case() { # VARIANT
   sras_conf server "$v" >"$base.sras.toml"
   xl2tpd_conf lac "$(variant_challenge "$v")" "$(variant_hidden "$v")" "$HOST_IP" >"$base.xl2tpd.conf"
   capture_start "$base.pcap" || { record "$id" FAIL 0 "no capture"; return; }
+: >"$base.sras.log"
   ip netns exec "$NS" env RUST_LOG=debug "$SRAS" server -c "$base.sras.toml" 2>"$base.sras.log" &
   pid=$!
   PIDS+=("$pid")
@@ -275,7 +282,8 @@ run_lns_case() { # VARIANT
   fi
   # sras shuts down first: StopCCN (result 6) to xl2tpd, which must acknowledge it.
   kill -TERM "$pid" 2>/dev/null
-  rc=$(wait_exit "$pid" 10)
+  wait_exit "$pid" 10
+  rc=$EXIT_STATUS
   forget_pid "$pid"
   [ "$rc" = 0 ] || { ok=0; why="$why; sras server exit status $rc after SIGTERM"; }
   grep -q 'not acknowledged' "$base.sras.log" && { ok=0; why="$why; StopCCN not acknowledged"; }
@@ -285,7 +293,7 @@ run_lns_case() { # VARIANT
   local pc
   pc=$(pcap_check "$base.pcap") || { ok=0; why="$why; $pc"; }
   grep -E 'established|closed|redirect' "$base.sras.log" | sed 's/^/    sras: /' >&2
-  grep -E 'Connection established|Call established|StopCCN|Result code|disconnect' "$base.xl2tpd.log" | head -8 | sed 's/^/    xl2tpd: /' >&2
+  grep -E 'Connection established|Call established|closed to|Unable to handle|StopCCN|Result code|disconnect' "$base.xl2tpd.log" | head -8 | sed 's/^/    xl2tpd: /' >&2
   log "    $pc; establish ${t_est:-n/a}s, run $(elapsed "$t0" "$(now)")s"
   if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
 }
@@ -320,7 +328,7 @@ run_lac_case() { # VARIANT
   pc=$(pcap_check "$base.pcap") || { ok=0; why="$why; $pc"; }
   sed 's/^/    stdout: /' "$base.stdout" >&2 2>/dev/null
   grep -E 'established|closed|redirect' "$base.sras.log" | sed 's/^/    sras: /' >&2
-  grep -E 'Connection established|Call established|StopCCN|Result code|disconnect' "$base.xl2tpd.log" | head -8 | sed 's/^/    xl2tpd: /' >&2
+  grep -E 'Connection established|Call established|closed to|Unable to handle|StopCCN|Result code|disconnect' "$base.xl2tpd.log" | head -8 | sed 's/^/    xl2tpd: /' >&2
   log "    $pc; connect-to-exit ${t_est:-n/a}s, run $(elapsed "$t0" "$(now)")s"
   if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
 }

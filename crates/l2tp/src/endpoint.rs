@@ -1979,8 +1979,15 @@ impl Endpoint {
     // ----- sending and scheduling ---------------------------------------------------------
 
     /// Encodes `msg` for the tunnel's peer and queues it on the reliable channel.
+    ///
+    /// AVPs are hidden (§4.3) in every message after the tunnel's opening pair: an SCCRQ or
+    /// SCCRP goes out in the clear, because a peer can only pick the secret to unhide with once
+    /// it knows which tunnel the message opens (xl2tpd, for one, loads it while answering the
+    /// Challenge, after it has parsed the message).
     fn send(&mut self, now: Instant, slot: u32, session: SessionId, msg: ControlMessage) {
-        let rv: Option<[u8; 16]> = self.config.hide_avps.then(|| self.rng.random());
+        let hide = self.config.hide_avps
+            && !matches!(msg.message_type, MessageType::Sccrq | MessageType::Sccrp);
+        let rv: Option<[u8; 16]> = hide.then(|| self.rng.random());
         let Some(t) = self.tunnels.at_mut(slot) else {
             return;
         };

@@ -100,6 +100,7 @@ struct RawL2tp {
     max_retransmits: Option<i64>,
     data_length_bit: Option<bool>,
     redirect: Option<String>,
+    float_source: Option<String>,
     limits: Option<RawLimits>,
 }
 
@@ -185,6 +186,9 @@ pub(crate) struct L2tpConfig {
     /// Answer every SCCRQ with StopCCN "Try Another" naming this address.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) redirect: Option<IpAddr>,
+    /// Answer new tunnels from this local address (RFC 3193 §4 port float).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) float_source: Option<SocketAddr>,
     /// `[l2tp.limits]`.
     pub(crate) limits: Limits,
 }
@@ -284,6 +288,7 @@ impl Config {
             accept_incoming_calls: server,
             accept_outgoing_calls: false,
             redirect: if server { l.redirect } else { None },
+            float_source: if server { l.float_source } else { None },
             max_tunnels: l.limits.max_tunnels,
             max_half_open: l.limits.max_half_open,
             max_half_open_per_source: l.limits.max_half_open_per_source,
@@ -440,6 +445,26 @@ impl L2tpConfig {
             })?),
         };
 
+        let float_source = match r.float_source {
+            None => None,
+            Some(s) => Some(s.parse::<SocketAddr>().map_err(|_| {
+                invalid(
+                    "l2tp.float_source",
+                    format!("{s:?}"),
+                    "must be an IP address and UDP port to answer from, such as \"192.0.2.1:1702\"",
+                )
+            })?),
+        };
+        if let Some(fs) = float_source {
+            if fs.port() == 0 || fs.ip().is_unspecified() {
+                return Err(invalid(
+                    "l2tp.float_source",
+                    format!("\"{fs}\""),
+                    "needs a specific IP address and a non-zero port (the peers send to it)",
+                ));
+            }
+        }
+
         let rl = r.limits.unwrap_or_default();
         let max_tunnels = ranged(
             "l2tp.limits.max_tunnels",
@@ -482,6 +507,7 @@ impl L2tpConfig {
             max_retransmits: max_retransmits as u32,
             data_length_bit: r.data_length_bit.unwrap_or(d.data_length_bit),
             redirect,
+            float_source,
             limits: Limits {
                 max_tunnels: max_tunnels as usize,
                 max_half_open: max_half_open as usize,
@@ -734,6 +760,18 @@ mod tests {
         assert_eq!(e.vendor_name, None);
         assert_eq!(e.redirect, Some("192.0.2.9".parse().unwrap()));
         assert_eq!(again.endpoint_config(Role::Client, [0; 32]).redirect, None);
+    }
+
+    #[test]
+    fn float_source() {
+        let c = Config::parse("[l2tp]\nfloat_source = \"192.0.2.1:1702\"\n", "t").unwrap();
+        let want = Some("192.0.2.1:1702".parse().unwrap());
+        assert_eq!(c.endpoint_config(Role::Server, [0; 32]).float_source, want);
+        assert_eq!(c.endpoint_config(Role::Client, [0; 32]).float_source, None);
+        let e = err("[l2tp]\nfloat_source = \"0.0.0.0:1702\"\n");
+        assert!(e.contains("l2tp.float_source"), "{e}");
+        let e = err("[l2tp]\nfloat_source = \"192.0.2.1\"\n");
+        assert!(e.contains("l2tp.float_source"), "{e}");
     }
 
     #[test]

@@ -9,16 +9,18 @@
 //!
 //! The same loop serves both roles: `sras server` (an LNS that takes tunnels and calls) and
 //! `sras connect` (a LAC that opens one tunnel, places one incoming call and, on request,
-//! closes both cleanly once the call is up).
+//! closes both cleanly once the call is up). Closing, in either role, sends the StopCCNs and
+//! keeps driving until the endpoint is quiescent (every StopCCN acknowledged) or
+//! [`CLOSE_GRACE`] has passed.
 
 use std::collections::{HashMap, HashSet};
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use sras_core::{RateLimiter, Seq16, Transmit};
-use sras_l2tp::wire::ResultCode;
+use sras_core::{RateLimiter, Transmit};
+use sras_l2tp::wire::{self, MessageType, ResultCode};
 use sras_l2tp::{
     CallDirection, CloseReason, Endpoint, Error, Event, Received, SessionHandle, SessionId,
     TunnelHandle, TunnelId,
@@ -28,18 +30,10 @@ use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
 use tracing::{debug, info, warn};
 
-use crate::peek::{self, Peek};
-
-/// How long closing waits for the peers to acknowledge our StopCCN.
+/// How long closing waits for the peers to acknowledge our StopCCNs.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
-
-/// RFC 2661 §4.4.2 StopCCN result codes.
-const STOPCCN_GENERAL_REQUEST: u16 = 1;
-const STOPCCN_SHUTTING_DOWN: u16 = 6;
-/// RFC 2661 §4.4.2 CDN result code 3: "Session disconnected for administrative reasons".
-const CDN_ADMINISTRATIVE: u16 = 3;
 
 /// The one function of the daemon that reads the clock (clippy.toml forbids `Instant::now`
 /// elsewhere: the protocol crates take `now` from here).
@@ -50,11 +44,7 @@ pub(crate) fn now() -> Instant {
 
 /// A Result Code AVP value (RFC 2661 §4.4.2) without an error code.
 fn result_code(result: u16, message: &str) -> ResultCode {
-    ResultCode {
-        result,
-        error: None,
-        message: Some(message.to_owned()),
-    }
+    ResultCode::new(result, None, Some(message))
 }
 
 /// What the driver is for.
@@ -62,8 +52,8 @@ fn result_code(result: u16, message: &str) -> ResultCode {
 pub(crate) enum Mode {
     /// `sras server`: answer tunnels and incoming calls until a signal.
     Server {
-        /// Every tunnel is redirected here ("Try Another"): only logged by the driver.
-        redirect: Option<IpAddr>,
+        /// Every tunnel request is redirected here ("Try Another"): the driver only logs it.
+        redirect: Option<std::net::IpAddr>,
     },
     /// `sras connect`: open a tunnel to `server` and place an incoming call.
     Client(ClientOptions),
@@ -89,26 +79,15 @@ pub(crate) enum Outcome {
     Failed(String),
 }
 
-/// Our StopCCN for a tunnel, as far as the daemon can see it on the wire.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Stop {
-    /// Not asked to close.
-    NotAsked,
-    /// `close_tunnel` was called; the Ns of the StopCCN once it was seen leaving.
-    Sent(Option<Seq16>),
-    /// The peer's Nr covered our StopCCN.
-    Acked,
-}
-
+/// What the daemon remembers of a tunnel for its logs.
 #[derive(Debug)]
 struct TunnelEntry {
     remote: SocketAddr,
-    local_id: Option<TunnelId>,
+    local_id: TunnelId,
     peer_id: TunnelId,
-    stop: Stop,
-    closed: bool,
 }
 
+/// What the daemon remembers of a session for its logs.
 #[derive(Debug)]
 struct SessionEntry {
     tunnel: TunnelHandle,
@@ -149,9 +128,6 @@ pub(crate) struct Driver {
     client: Option<Client>,
     tunnels: HashMap<TunnelHandle, TunnelEntry>,
     sessions: HashMap<SessionHandle, SessionEntry>,
-    /// The Tunnel ID field of the control message being handled: our ID for its tunnel, which
-    /// the `TunnelEstablished` event it may cause does not carry.
-    rx_tunnel_id: Option<TunnelId>,
     closing: Option<Closing>,
     drop_log: RateLimiter,
 }
@@ -166,10 +142,21 @@ impl Driver {
             client: None,
             tunnels: HashMap::new(),
             sessions: HashMap::new(),
-            rx_tunnel_id: None,
             closing: None,
             drop_log: RateLimiter::new(10, Duration::from_secs(1)),
         })
+    }
+
+    /// Binds the extra socket for `source` now, so that a bad `l2tp.float_source` fails at
+    /// start-up rather than at the first tunnel.
+    pub(crate) fn bind_source(&mut self, source: SocketAddr) -> Result<(), String> {
+        if self.io.is_primary(source) {
+            return Ok(());
+        }
+        self.io
+            .bind_extra(source)
+            .map(|_| ())
+            .map_err(|e| format!("cannot bind UDP {source} (l2tp.float_source): {e}"))
     }
 
     /// Runs until a signal (server), or until the call is done (client).
@@ -197,8 +184,8 @@ impl Driver {
         loop {
             let t = now();
             self.check_deadlines(t);
+            self.flush().await;
             if let Some(outcome) = self.finished(t) {
-                self.flush().await;
                 self.log_stats();
                 return outcome;
             }
@@ -235,7 +222,6 @@ impl Driver {
                 Wake::Timer => {
                     fired = armed;
                     armed = None;
-                    self.rx_tunnel_id = None;
                     self.endpoint.handle_timeout(t);
                 }
                 Wake::Signal(name) => self.on_signal(t, name),
@@ -270,12 +256,13 @@ impl Driver {
     }
 
     fn on_datagram(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) {
-        let p = peek::peek(data);
-        self.rx_tunnel_id = p.filter(|p| p.control).map(|p| p.tunnel_id);
         match self.endpoint.handle_datagram(now, remote, data) {
             Ok(Received::Control) => {
-                if let Some(p) = p {
-                    self.note_received(remote, &p);
+                if let Mode::Server { redirect: Some(to) } = &self.mode {
+                    // The endpoint answers with StopCCN "Try Another" and reports nothing.
+                    if is_sccrq(data) {
+                        info!(peer = %remote, to = %to, "tunnel request redirected (StopCCN \"Try Another\")");
+                    }
                 }
             }
             Ok(Received::Data { session, payload }) => {
@@ -283,49 +270,6 @@ impl Driver {
                 self.on_ppp_frame(session, len);
             }
             Err(e) => self.on_dropped(now, remote, &e),
-        }
-    }
-
-    /// Logs redirects and notices acknowledgements of our StopCCNs.
-    fn note_received(&mut self, remote: SocketAddr, p: &Peek) {
-        if let (Mode::Server { redirect: Some(to) }, Some(peek::SCCRQ)) =
-            (&self.mode, p.message_type)
-        {
-            info!(peer = %remote, to = %to, "redirecting tunnel request (StopCCN \"Try Another\")");
-        }
-        let Some((_, nr)) = p.ns_nr else { return };
-        let found = self
-            .tunnels
-            .iter_mut()
-            .find(|(_, t)| t.local_id == Some(p.tunnel_id) && t.remote.ip() == remote.ip());
-        if let Some((&handle, entry)) = found {
-            if let Stop::Sent(Some(ns)) = entry.stop {
-                if peek::acknowledges(nr, ns) {
-                    debug!(peer = %remote, local_tid = p.tunnel_id.0, "StopCCN acknowledged");
-                    entry.stop = Stop::Acked;
-                    if entry.closed {
-                        self.tunnels.remove(&handle);
-                    }
-                }
-            }
-        }
-    }
-
-    /// Remembers the Ns of the StopCCNs we send, to see them acknowledged.
-    fn note_transmit(&mut self, t: &Transmit) {
-        let Some(p) = peek::peek(&t.payload) else {
-            return;
-        };
-        if p.message_type != Some(peek::STOPCCN) {
-            return;
-        }
-        let Some((ns, _)) = p.ns_nr else { return };
-        for entry in self.tunnels.values_mut() {
-            if entry.peer_id == p.tunnel_id && entry.remote == t.destination {
-                if let Stop::NotAsked | Stop::Sent(_) = entry.stop {
-                    entry.stop = Stop::Sent(Some(ns));
-                }
-            }
         }
     }
 
@@ -342,7 +286,7 @@ impl Driver {
         } else {
             debug!(
                 len,
-                "PPP frame for a session not (yet) logged as established: dropped"
+                "PPP frame for a session not logged as established: dropped"
             );
         }
     }
@@ -378,24 +322,17 @@ impl Driver {
                         "interrupted by {name} before the session was established"
                     ))
                 };
-                self.close_client(now, outcome, STOPCCN_SHUTTING_DOWN, "shutting down");
+                self.close_client(now, outcome, wire::result::SHUTTING_DOWN, "shutting down");
             }
             None => {
-                let handles: Vec<TunnelHandle> = self
-                    .tunnels
-                    .iter()
-                    .filter(|(_, t)| !t.closed)
-                    .map(|(h, _)| *h)
-                    .collect();
-                if !handles.is_empty() {
+                let tunnels = self.endpoint.tunnel_count();
+                if tunnels > 0 {
                     info!(
-                        tunnels = handles.len(),
-                        "closing tunnels (StopCCN result 6, shutting down)"
+                        tunnels,
+                        "closing every tunnel (StopCCN result 6, shutting down)"
                     );
                 }
-                for h in handles {
-                    self.close_tunnel(now, h, STOPCCN_SHUTTING_DOWN, "shutting down");
-                }
+                self.endpoint.close_all(now);
                 self.closing = Some(Closing {
                     deadline: now + CLOSE_GRACE,
                     outcome: Outcome::Done,
@@ -404,40 +341,23 @@ impl Driver {
         }
     }
 
-    fn close_tunnel(&mut self, now: Instant, tunnel: TunnelHandle, result: u16, message: &str) {
-        match self
-            .endpoint
-            .close_tunnel(now, tunnel, result_code(result, message))
-        {
-            Ok(()) => {
-                if let Some(t) = self.tunnels.get_mut(&tunnel) {
-                    t.stop = Stop::Sent(None);
-                }
-            }
-            Err(e) => debug!(error = %e, "close_tunnel refused"),
-        }
-    }
-
-    /// Client: CDN for the call (if any), StopCCN for the tunnel, then wait for the ack.
-    fn close_client(
-        &mut self,
-        now: Instant,
-        outcome: Outcome,
-        stop_result: u16,
-        stop_message: &str,
-    ) {
+    /// Client: CDN for the call (if any), StopCCN for the tunnel, then wait for the acks.
+    fn close_client(&mut self, now: Instant, outcome: Outcome, stop_result: u16, message: &str) {
         let Some(c) = &self.client else { return };
         let (session, tunnel) = (c.session, c.tunnel);
         if let Some(s) = session {
-            if let Err(e) =
-                self.endpoint
-                    .close_session(now, s, result_code(CDN_ADMINISTRATIVE, stop_message))
-            {
+            let rc = result_code(wire::result::ADMINISTRATIVE, message);
+            if let Err(e) = self.endpoint.close_session(now, s, rc) {
                 debug!(error = %e, "close_session refused");
             }
         }
         if let Some(t) = tunnel {
-            self.close_tunnel(now, t, stop_result, stop_message);
+            if let Err(e) = self
+                .endpoint
+                .close_tunnel(now, t, result_code(stop_result, message))
+            {
+                debug!(error = %e, "close_tunnel refused");
+            }
         }
         self.closing = Some(Closing {
             deadline: now + CLOSE_GRACE,
@@ -453,11 +373,10 @@ impl Driver {
                 c.opts.server,
                 c.opts.timeout.as_secs()
             );
-            warn!("{reason}");
             self.close_client(
                 now,
                 Outcome::Failed(reason),
-                STOPCCN_GENERAL_REQUEST,
+                wire::result::GENERAL_REQUEST,
                 "giving up",
             );
         }
@@ -479,22 +398,17 @@ impl Driver {
     /// When closing, whether we are done: every StopCCN acknowledged, or the grace period over.
     fn finished(&mut self, now: Instant) -> Option<Outcome> {
         let c = self.closing.as_ref()?;
-        let waiting = self
-            .tunnels
-            .values()
-            .filter(|t| matches!(t.stop, Stop::Sent(_)))
-            .count();
-        if waiting > 0 && now < c.deadline && self.endpoint.tunnel_count() > 0 {
+        let quiescent = self.endpoint.is_quiescent();
+        if !quiescent && now < c.deadline {
             return None;
         }
-        if waiting > 0 && self.endpoint.tunnel_count() > 0 {
+        if quiescent {
+            debug!("every StopCCN acknowledged");
+        } else {
             warn!(
-                tunnels = waiting,
                 "StopCCN not acknowledged within {} s; exiting anyway",
                 CLOSE_GRACE.as_secs()
             );
-        } else {
-            debug!("every StopCCN acknowledged");
         }
         self.closing.take().map(|c| c.outcome)
     }
@@ -505,7 +419,6 @@ impl Driver {
             let mut progress = false;
             while let Some(t) = self.endpoint.poll_transmit() {
                 progress = true;
-                self.note_transmit(&t);
                 self.io.send(now(), &t).await;
             }
             while let Some(e) = self.endpoint.poll_event() {
@@ -526,12 +439,15 @@ impl Driver {
                 peer_host_name,
                 peer_tunnel_id,
             } => {
-                let local_id = self.rx_tunnel_id;
+                let (local_id, peer_id) = self
+                    .endpoint
+                    .tunnel_ids(tunnel)
+                    .unwrap_or((TunnelId(0), peer_tunnel_id));
                 info!(
                     peer = %remote,
                     peer_host = ?peer_host_name,
-                    local_tid = %Id(local_id.map(|t| t.0)),
-                    peer_tid = peer_tunnel_id.0,
+                    local_tid = local_id.0,
+                    peer_tid = peer_id.0,
                     "tunnel established"
                 );
                 self.tunnels.insert(
@@ -539,32 +455,34 @@ impl Driver {
                     TunnelEntry {
                         remote,
                         local_id,
-                        peer_id: peer_tunnel_id,
-                        stop: Stop::NotAsked,
-                        closed: false,
+                        peer_id,
                     },
                 );
             }
             Event::TunnelClosed { tunnel, reason } => {
-                let entry = self.tunnels.get(&tunnel);
+                let entry = self.tunnels.remove(&tunnel);
+                let ids = entry
+                    .as_ref()
+                    .map(|t| (t.local_id, t.peer_id))
+                    .or_else(|| self.endpoint.tunnel_ids(tunnel));
+                // A tunnel that never came up is only known to the client, by its server.
+                let client_server = self
+                    .client
+                    .as_ref()
+                    .filter(|c| c.tunnel == Some(tunnel))
+                    .map(|c| c.opts.server);
+                let remote = entry
+                    .as_ref()
+                    .map(|t| t.remote)
+                    .or_else(|| self.endpoint.tunnel_remote(tunnel))
+                    .or(client_server);
                 info!(
-                    peer = %Addr(entry.map(|t| t.remote).or_else(|| self.endpoint.tunnel_remote(tunnel))),
-                    local_tid = %Id(entry.and_then(|t| t.local_id).map(|t| t.0)),
-                    peer_tid = %Id(entry.map(|t| t.peer_id.0)),
+                    peer = %Addr(remote),
+                    local_tid = %Id(ids.map(|i| i.0 .0)),
+                    peer_tid = %Id(ids.map(|i| i.1 .0)),
                     reason = %Reason(&reason),
                     "tunnel closed"
                 );
-                // Keep what we need to see our own StopCCN acknowledged while closing.
-                let keep = self.closing.is_some()
-                    && matches!(reason, CloseReason::Local(_))
-                    && entry.is_some_and(|t| matches!(t.stop, Stop::Sent(_)));
-                if keep {
-                    if let Some(t) = self.tunnels.get_mut(&tunnel) {
-                        t.closed = true;
-                    }
-                } else {
-                    self.tunnels.remove(&tunnel);
-                }
                 self.sessions.retain(|_, s| s.tunnel != tunnel);
                 self.client_tunnel_closed(now, tunnel, &reason);
             }
@@ -580,10 +498,13 @@ impl Driver {
                 info,
             } => {
                 let t = self.tunnels.get(&tunnel);
+                let tids = t
+                    .map(|t| (t.local_id, t.peer_id))
+                    .or_else(|| self.endpoint.tunnel_ids(tunnel));
                 info!(
-                    peer = %Addr(t.map(|t| t.remote)),
-                    local_tid = %Id(t.and_then(|t| t.local_id).map(|t| t.0)),
-                    peer_tid = %Id(t.map(|t| t.peer_id.0)),
+                    peer = %Addr(t.map(|t| t.remote).or_else(|| self.endpoint.tunnel_remote(tunnel))),
+                    local_tid = %Id(tids.map(|i| i.0 .0)),
+                    peer_tid = %Id(tids.map(|i| i.1 .0)),
                     local_sid = info.local_id.0,
                     peer_sid = info.peer_id.0,
                     call_serial = info.call_serial,
@@ -599,8 +520,8 @@ impl Driver {
                 );
                 let line = format!(
                     "ESTABLISHED tunnel={}/{} session={}/{}",
-                    Id(t.and_then(|t| t.local_id).map(|t| t.0)),
-                    Id(t.map(|t| t.peer_id.0)),
+                    Id(tids.map(|i| i.0 .0)),
+                    Id(tids.map(|i| i.1 .0)),
                     info.local_id.0,
                     info.peer_id.0
                 );
@@ -622,9 +543,13 @@ impl Driver {
                 reason,
             } => {
                 let s = self.sessions.remove(&session);
+                let ids = s
+                    .as_ref()
+                    .map(|s| (s.local_id, s.peer_id))
+                    .or_else(|| self.endpoint.session_ids(session));
                 info!(
-                    local_sid = %Id(s.as_ref().map(|s| s.local_id.0)),
-                    peer_sid = %Id(s.as_ref().map(|s| s.peer_id.0)),
+                    local_sid = %Id(ids.map(|i| i.0 .0)),
+                    peer_sid = %Id(ids.map(|i| i.1 .0).filter(|&p| p != 0)),
                     frames_rx = s.as_ref().map_or(0, |s| s.frames_rx),
                     bytes_rx = s.as_ref().map_or(0, |s| s.bytes_rx),
                     reason = %Reason(&reason),
@@ -662,7 +587,7 @@ impl Driver {
         if c.opts.exit_when_established {
             println!("{line}");
             info!("closing the session and the tunnel (--exit-when-established)");
-            self.close_client(now, Outcome::Done, STOPCCN_GENERAL_REQUEST, "done");
+            self.close_client(now, Outcome::Done, wire::result::GENERAL_REQUEST, "done");
         } else {
             info!("connected; PPP is not implemented yet, so the session carries no traffic (Ctrl-C to disconnect)");
         }
@@ -679,14 +604,15 @@ impl Driver {
             return;
         }
         c.session = None;
-        if self.closing.is_none() {
+        // Closed with its tunnel: the TunnelClosed event that follows says why.
+        if self.closing.is_none() && !matches!(reason, CloseReason::TunnelClosed) {
             let what = if c.established {
                 "session closed"
             } else {
                 "session closed before it was established"
             };
             let outcome = Outcome::Failed(format!("{what}: {}", Reason(reason)));
-            self.close_client(now, outcome, STOPCCN_GENERAL_REQUEST, "call ended");
+            self.close_client(now, outcome, wire::result::GENERAL_REQUEST, "call ended");
         }
     }
 
@@ -703,8 +629,9 @@ impl Driver {
             } else {
                 "tunnel closed before the session was established"
             };
+            // Nothing left to close: finish once the endpoint has acknowledged what it must.
             self.closing = Some(Closing {
-                deadline: now,
+                deadline: now + CLOSE_GRACE,
                 outcome: Outcome::Failed(format!("{what}: {}", Reason(reason))),
             });
         }
@@ -726,6 +653,20 @@ impl Driver {
             limited = s.limited,
             "endpoint counters"
         );
+    }
+}
+
+/// Whether `datagram` is an SCCRQ (only for the redirect log line).
+fn is_sccrq(datagram: &[u8]) -> bool {
+    match wire::Header::parse(datagram) {
+        Ok((h, body)) => {
+            h.control
+                && datagram
+                    .get(body)
+                    .and_then(wire::peek_message_type)
+                    .is_some_and(|m| m == MessageType::Sccrq)
+        }
+        Err(_) => false,
     }
 }
 
@@ -769,6 +710,7 @@ impl fmt::Display for Reason<'_> {
     }
 }
 
+/// A Result Code AVP for the log.
 struct Rc<'a>(&'a ResultCode);
 
 impl fmt::Display for Rc<'_> {
@@ -784,8 +726,8 @@ impl fmt::Display for Rc<'_> {
     }
 }
 
-/// The sockets: the one the endpoint listens on, plus any bound on demand for a
-/// [`Transmit::source`] that names another local address (RFC 3193 §4 port float).
+/// The sockets: the one the endpoint listens on, plus any bound for a [`Transmit::source`]
+/// that names another local address (RFC 3193 §4 port float), each with a receive task.
 struct Io {
     primary: UdpSocket,
     local: SocketAddr,
@@ -834,7 +776,7 @@ impl Io {
         }
     }
 
-    /// The socket bound to `src`, binding it (and starting its receive task) on first use.
+    /// The socket bound to `src`, binding it on first use; `None` (logged once) if it cannot be.
     fn extra_socket(&mut self, src: SocketAddr) -> Option<Arc<UdpSocket>> {
         if let Some(s) = self.extra.get(&src) {
             return Some(Arc::clone(s));
@@ -842,39 +784,59 @@ impl Io {
         if self.unusable.contains(&src) {
             return None;
         }
-        let bound = std::net::UdpSocket::bind(src).and_then(|s| {
-            s.set_nonblocking(true)?;
-            UdpSocket::from_std(s)
-        });
-        match bound {
-            Ok(s) => {
-                let s = Arc::new(s);
-                info!(local = %src, "bound an extra UDP socket to send from a floated local address");
-                let (rx_sock, tx) = (Arc::clone(&s), self.extra_tx.clone());
-                tokio::spawn(async move {
-                    let mut buf = vec![0u8; MAX_DATAGRAM];
-                    loop {
-                        match rx_sock.recv_from(&mut buf).await {
-                            Ok((n, remote)) => {
-                                if tx.send((remote, buf[..n].to_vec())).await.is_err() {
-                                    break;
-                                }
-                            }
-                            Err(e) => {
-                                debug!(local = %src, error = %e, "UDP receive error");
-                                tokio::time::sleep(Duration::from_millis(10)).await;
-                            }
-                        }
-                    }
-                });
-                self.extra.insert(src, Arc::clone(&s));
-                Some(s)
-            }
+        match self.bind_extra(src) {
+            Ok(s) => Some(s),
             Err(e) => {
                 warn!(local = %src, fallback = %self.local, error = %e, "cannot send from this local address; using the listening socket");
                 self.unusable.insert(src);
                 None
             }
         }
+    }
+
+    /// Binds a socket to `src` and starts the task that feeds what it receives to the loop.
+    fn bind_extra(&mut self, src: SocketAddr) -> std::io::Result<Arc<UdpSocket>> {
+        let s = std::net::UdpSocket::bind(src)?;
+        s.set_nonblocking(true)?;
+        let s = Arc::new(UdpSocket::from_std(s)?);
+        info!(local = %src, "bound an extra UDP socket for a floated local address (RFC 3193 §4)");
+        let (rx_sock, tx) = (Arc::clone(&s), self.extra_tx.clone());
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; MAX_DATAGRAM];
+            loop {
+                match rx_sock.recv_from(&mut buf).await {
+                    Ok((n, remote)) => {
+                        if tx.send((remote, buf[..n].to_vec())).await.is_err() {
+                            break;
+                        }
+                    }
+                    Err(e) => {
+                        debug!(local = %src, error = %e, "UDP receive error");
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                }
+            }
+        });
+        self.extra.insert(src, Arc::clone(&s));
+        Ok(s)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sccrq_is_recognized() {
+        // T, L, S, version 2; length 20; tunnel 0, session 0; Ns 0, Nr 0; Message Type AVP = 1.
+        let sccrq = [
+            0xc8, 0x02, 0x00, 0x14, 0, 0, 0, 0, 0, 0, 0, 0, 0x80, 0x08, 0, 0, 0, 0, 0x00, 0x01,
+        ];
+        assert!(is_sccrq(&sccrq));
+        let mut stopccn = sccrq;
+        stopccn[19] = 4;
+        assert!(!is_sccrq(&stopccn));
+        assert!(!is_sccrq(&sccrq[..12]));
+        assert!(!is_sccrq(&[0x00, 0x02, 0, 1, 0, 1, 0xff, 0x03]));
     }
 }

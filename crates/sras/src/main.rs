@@ -8,7 +8,6 @@
 
 mod config;
 mod driver;
-mod peek;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -183,7 +182,7 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
 async fn bind(addr: SocketAddr, what: &str) -> Result<UdpSocket, String> {
     UdpSocket::bind(addr).await.map_err(|e| match e.kind() {
         std::io::ErrorKind::AddrInUse => format!(
-            "cannot bind UDP {addr} ({what}): address already in use; another L2TP daemon (xl2tpd, or the L2TP setup of strongSwan/Libreswan) may hold the port: stop it, or set l2tp.listen to another address"
+            "cannot bind UDP {addr} ({what}): address already in use; another L2TP daemon (xl2tpd, or the L2TP setup of strongSwan/Libreswan) may hold the port: stop it, or set {what} to another address"
         ),
         std::io::ErrorKind::PermissionDenied => {
             format!("cannot bind UDP {addr} ({what}): permission denied (ports below 1024 need root or CAP_NET_BIND_SERVICE)")
@@ -222,7 +221,12 @@ fn server(cfg: Config) -> ExitCode {
             if let Some(to) = l.redirect {
                 info!(to = %to, "every tunnel request will be redirected (StopCCN \"Try Another\")");
             }
-            let driver = Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect }).map_err(|e| e.to_string())?;
+            let mut driver = Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect })
+                .map_err(|e| e.to_string())?;
+            if let Some(source) = l.float_source {
+                driver.bind_source(source)?;
+                info!(source = %source, "new tunnels are answered from this address (RFC 3193 §4)");
+            }
             Ok(driver.run().await)
         })
     })();
