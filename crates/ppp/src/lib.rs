@@ -14,6 +14,15 @@ pub mod auth;
 pub mod fsm;
 pub mod wire;
 
+#[cfg(any(test, feature = "__fuzzing"))]
+mod fuzz_link;
+#[cfg(feature = "__fuzzing")]
+/// Internals for the fuzz targets only.
+pub mod fuzzing {
+    pub use crate::fuzz_link::*;
+    pub use crate::wire::*;
+}
+
 mod ipcp;
 mod lcp;
 pub mod link;

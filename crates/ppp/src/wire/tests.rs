@@ -390,8 +390,7 @@ fn corpus_files() -> Vec<(std::path::PathBuf, Vec<u8>)> {
     files
 }
 
-#[test]
-#[ignore = "writes fuzz/corpus; run by hand after changing a seed"]
+/// Writes the seed files from `seeds()` (after changing a seed: `SRAS_WRITE_FUZZ_SEEDS=1`).
 fn write_seed_corpus() {
     for (target, name, bytes) in seeds() {
         let dir = std::path::Path::new(CORPUS).join(target);
@@ -402,13 +401,16 @@ fn write_seed_corpus() {
 
 #[test]
 fn corpus_matches_seeds() {
+    if std::env::var_os("SRAS_WRITE_FUZZ_SEEDS").is_some() {
+        write_seed_corpus();
+    }
     let files = corpus_files();
     for (target, name, bytes) in seeds() {
         let path = std::path::Path::new(CORPUS).join(target).join(name);
         let found = files.iter().find(|(p, _)| *p == path);
         assert!(
             found.is_some_and(|(_, d)| *d == bytes),
-            "seed {target}/{name} missing or stale: run write_seed_corpus"
+            "seed {target}/{name} missing or stale: rerun with SRAS_WRITE_FUZZ_SEEDS=1"
         );
     }
 }
