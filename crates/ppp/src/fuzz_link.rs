@@ -20,7 +20,13 @@ pub const FUZZ_PASSWORD: &str = "wonderland";
 
 /// The method for a selector byte.
 pub fn fuzz_method(selector: u8) -> AuthMethod {
-    [AuthMethod::MsChapV2, AuthMethod::ChapMd5, AuthMethod::Pap, AuthMethod::MsChapV1, AuthMethod::Eap][usize::from(selector % 5)]
+    [
+        AuthMethod::MsChapV2,
+        AuthMethod::ChapMd5,
+        AuthMethod::Pap,
+        AuthMethod::MsChapV1,
+        AuthMethod::Eap,
+    ][usize::from(selector % 5)]
 }
 
 /// The server configuration of the target (and of its recorded seeds).
@@ -40,13 +46,18 @@ pub fn fuzz_server_config(selector: u8) -> LinkConfig {
 /// Runs one input against a fresh server link opened at `start`; returns the events it emitted.
 pub fn fuzz_link_at(start: Instant, data: &[u8]) -> Vec<Event> {
     let mut events = Vec::new();
-    let Some((&selector, mut rest)) = data.split_first() else { return events };
+    let Some((&selector, mut rest)) = data.split_first() else {
+        return events;
+    };
     let mut link = Link::new(fuzz_server_config(selector));
     let mut now = start;
     link.open(now);
     loop {
         while let Some(frame) = link.poll_transmit() {
-            assert!(parse_frame(&frame).is_ok(), "sent an unparseable frame {frame:02x?}");
+            assert!(
+                parse_frame(&frame).is_ok(),
+                "sent an unparseable frame {frame:02x?}"
+            );
         }
         while let Some(e) = link.poll_event() {
             if let Event::AuthRequested(r) = &e {
@@ -60,16 +71,28 @@ pub fn fuzz_link_at(start: Instant, data: &[u8]) -> Vec<Event> {
             events.push(e);
         }
         if let Some(at) = link.poll_timeout() {
-            assert!(at + Duration::from_secs(3600) > now, "deadline far in the past");
+            assert!(
+                at + Duration::from_secs(3600) > now,
+                "deadline far in the past"
+            );
         }
-        let Some((&op, tail)) = rest.split_first() else { break };
+        let Some((&op, tail)) = rest.split_first() else {
+            break;
+        };
         if op & 0x80 != 0 {
             now += Duration::from_millis(250) * u32::from(op & 0x7f);
             link.handle_timeout(now);
             rest = tail;
         } else {
-            let Some(len) = tail.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else { break };
-            let Some(frame) = tail.get(2..2 + len) else { break };
+            let Some(len) = tail
+                .get(..2)
+                .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+            else {
+                break;
+            };
+            let Some(frame) = tail.get(2..2 + len) else {
+                break;
+            };
             let _ = link.handle_frame(now, frame);
             rest = &tail[2 + len..];
         }

@@ -110,6 +110,19 @@ impl Lcp {
     fn current_auth(&self) -> Option<AuthMethod> {
         self.require.get(self.auth_index).copied()
     }
+
+    /// The method to ask for after the peer Nak'd the current one for a method we do not
+    /// allow: the next one, or the last one again once the list is exhausted.
+    ///
+    /// Never past the end: an authenticator that ran out of methods must not stop asking,
+    /// or the peer's Ack of an Auth-Protocol-less request would take the link to the Network
+    /// phase unauthenticated (RFC 1661 §3.5: "Advancement from the Authentication phase to
+    /// the Network-Layer Protocol phase MUST NOT occur until authentication has completed").
+    /// Asking again, the peer keeps Nak'ing; Max-Failure then hands its Nak to
+    /// [`Protocol::on_reject`], which refuses to drop authentication, and LCP gives up.
+    fn next_auth_index(&self) -> usize {
+        (self.auth_index + 1).min(self.require.len().saturating_sub(1))
+    }
 }
 
 impl Protocol for Lcp {
@@ -205,7 +218,7 @@ impl Protocol for Lcp {
                         .and_then(|m| self.require.iter().position(|x| *x == m))
                     {
                         Some(i) => self.auth_index = i,
-                        None => self.auth_index += 1,
+                        None => self.auth_index = self.next_auth_index(),
                     }
                 }
                 _ => {}

@@ -262,17 +262,50 @@ impl TimerKind for LinkTimer {
     }
 }
 
+/// The link's CSPRNG (magic numbers, challenges, identifiers). Its state is 320 bytes, most of
+/// them a block buffer, and an open link rarely draws (a re-authentication, a renegotiation):
+/// once IP is up it is parked as a 32-octet seed drawn from it after every input, and revived
+/// from that seed when next needed.
+#[derive(Debug)]
+struct LinkRng {
+    live: Option<Box<StdRng>>,
+    seed: [u8; 32],
+}
+
+impl LinkRng {
+    fn new(rng: StdRng) -> Self {
+        Self {
+            live: Some(Box::new(rng)),
+            seed: [0; 32],
+        }
+    }
+
+    fn get(&mut self) -> &mut StdRng {
+        let seed = self.seed;
+        self.live
+            .get_or_insert_with(|| Box::new(StdRng::from_seed(seed)))
+    }
+
+    fn park(&mut self) {
+        if let Some(mut rng) = self.live.take() {
+            self.seed = rng.random();
+        }
+    }
+}
+
 /// One PPP link.
 #[derive(Debug)]
 pub struct Link {
     config: LinkConfig,
-    rng: StdRng,
+    rng: LinkRng,
     phase: Phase,
     lcp: ControlProtocol<Lcp>,
     ipcp: ControlProtocol<Ipcp>,
-    ipv6cp: Option<ControlProtocol<Ipv6cp>>,
-    authenticator: Option<Authenticator>,
-    peer: Option<Peer>,
+    // Boxed, as the two below: present on few links or on one side only, and each several
+    // hundred bytes inline (tests/memory.rs).
+    ipv6cp: Option<Box<ControlProtocol<Ipv6cp>>>,
+    authenticator: Option<Box<Authenticator>>,
+    peer: Option<Box<Peer>>,
     authenticated: bool,
     next_request: u64,
     echo_id: u8,
@@ -318,11 +351,14 @@ impl Link {
             let mut suggest: [u8; 8] = rng.random();
             suggest[0] &= !0x02;
             suggest[7] |= 1;
-            ControlProtocol::new(Ipv6cp::new(id, suggest), config.fsm.clone())
+            Box::new(ControlProtocol::new(
+                Ipv6cp::new(id, suggest),
+                config.fsm.clone(),
+            ))
         });
         Self {
             config,
-            rng,
+            rng: LinkRng::new(rng),
             phase: Phase::Dead,
             lcp,
             ipcp,
@@ -410,7 +446,10 @@ impl Link {
             }
         };
         let result = self.dispatch(now, protocol, info);
-        self.pump(now);
+        if !matches!(result, Ok(Received::Ipv4(_) | Received::Ipv6(_))) {
+            // An IP packet changes no state: the data path skips the pump.
+            self.pump(now);
+        }
         result
     }
 
@@ -460,13 +499,13 @@ impl Link {
                 if let Some(a) = &mut self.authenticator {
                     a.handle(
                         now,
-                        &mut self.rng,
+                        self.rng.get(),
                         protocol,
                         &packet,
                         &mut self.next_request,
                     );
                 } else if let Some(p) = &mut self.peer {
-                    p.handle(now, &mut self.rng, protocol, &packet);
+                    p.handle(now, self.rng.get(), protocol, &packet);
                 }
                 Ok(Received::Control)
             }
@@ -591,11 +630,9 @@ impl Link {
         [
             self.lcp.poll_timeout(),
             self.ipcp.poll_timeout(),
-            self.ipv6cp.as_ref().and_then(ControlProtocol::poll_timeout),
-            self.authenticator
-                .as_ref()
-                .and_then(Authenticator::poll_timeout),
-            self.peer.as_ref().and_then(Peer::poll_timeout),
+            self.ipv6cp.as_ref().and_then(|c| c.poll_timeout()),
+            self.authenticator.as_ref().and_then(|a| a.poll_timeout()),
+            self.peer.as_ref().and_then(|p| p.poll_timeout()),
             self.timers.next_timeout(),
         ]
         .into_iter()
@@ -605,12 +642,22 @@ impl Link {
 
     /// The next PPP frame to send in the L2TP session.
     pub fn poll_transmit(&mut self) -> Option<Vec<u8>> {
-        self.out.pop_front()
+        let frame = self.out.pop_front();
+        if frame.is_none() {
+            // Drained: control frames come in rare bursts, so the buffer is not kept.
+            self.out.shrink_to_fit();
+        }
+        frame
     }
 
     /// The next event.
     pub fn poll_event(&mut self) -> Option<Event> {
-        self.events.pop_front()
+        let event = self.events.pop_front();
+        if event.is_none() {
+            // Drained: events are rare and large (an `AuthRequest`); the buffer is not kept.
+            self.events.shrink_to_fit();
+        }
+        event
     }
 
     /// Writes the PPP header (address, control, protocol) for an IP packet at `packet` into the
@@ -667,6 +714,13 @@ impl Link {
                 self.on_peer(now, o);
                 progress = true;
             }
+            // Drained: an exchange outputs a few items once; the buffers are not kept.
+            if let Some(a) = &mut self.authenticator {
+                a.out.shrink_to_fit();
+            }
+            if let Some(p) = &mut self.peer {
+                p.out.shrink_to_fit();
+            }
             while let Some(p) = self.ipcp.poll_packet() {
                 self.send(Protocol::Ipcp, &p);
                 progress = true;
@@ -685,13 +739,16 @@ impl Link {
                 self.send(Protocol::Ipv6cp, &p);
                 progress = true;
             }
-            while let Some(e) = self.ipv6cp.as_mut().and_then(ControlProtocol::poll_event) {
+            while let Some(e) = self.ipv6cp.as_mut().and_then(|c| c.poll_event()) {
                 self.on_ipv6cp(e);
                 progress = true;
             }
             if !progress {
                 break;
             }
+        }
+        if self.link_up {
+            self.rng.park();
         }
     }
 
@@ -714,9 +771,16 @@ impl Link {
                     c.down(now);
                 }
                 self.authenticated = false;
+                self.end_auth();
                 self.timers.stop_all();
                 if self.phase != Phase::Terminate && !self.down {
-                    self.phase = Phase::Establish;
+                    // RFC 1661 §3.7: a Terminate-Request from the peer (LCP now Stopping) is
+                    // the Link Termination phase, not a new Link Establishment.
+                    self.phase = if self.lcp.state() == State::Stopping {
+                        Phase::Terminate
+                    } else {
+                        Phase::Establish
+                    };
                 }
             }
             LayerEvent::Started => {}
@@ -731,6 +795,19 @@ impl Link {
         }
     }
 
+    /// LCP left Opened: the authentication exchange in progress, if any, ends with it.
+    ///
+    /// RFC 1661 §3.5 runs authentication over an open link, and §3.7 ends it with the link:
+    /// nothing of the exchange may outlive LCP. Kept, an authenticator would retransmit its
+    /// Challenge after our Terminate-Ack, keep [`Link::poll_timeout`] armed after
+    /// [`Event::LinkDown`], and a verdict arriving late ([`Link::complete_auth`], a RADIUS
+    /// answer after the peer hung up) would start IPCP on a dead link. A renegotiation (a
+    /// Configure-Request in Opened) starts a fresh exchange on the next Up.
+    fn end_auth(&mut self) {
+        self.authenticator = None;
+        self.peer = None;
+    }
+
     /// Starts (or, for re-authentication, restarts) the authentication exchange.
     fn start_auth(&mut self, now: Instant) {
         let r = self.lcp.protocol.result.clone();
@@ -739,8 +816,16 @@ impl Link {
         match self.config.role {
             Role::Server => match r.we_require {
                 Some(m) => {
-                    let mut a = Authenticator::new(m, &self.config.name, restart, retries);
-                    a.start(now, &mut self.rng, self.config.auth_timeout);
+                    // A re-authentication reuses the authenticator, so that its Challenge
+                    // takes an Identifier other than the last one (RFC 1994 §4.1).
+                    let mut a = self
+                        .authenticator
+                        .take()
+                        .filter(|a| a.method() == m)
+                        .unwrap_or_else(|| {
+                            Box::new(Authenticator::new(m, &self.config.name, restart, retries))
+                        });
+                    a.start(now, self.rng.get(), self.config.auth_timeout);
                     self.authenticator = Some(a);
                 }
                 None => self.auth_done(now, String::new(), None),
@@ -755,8 +840,8 @@ impl Link {
                         restart,
                         retries,
                     );
-                    p.start(now, &mut self.rng, self.config.auth_timeout);
-                    self.peer = Some(p);
+                    p.start(now, self.rng.get(), self.config.auth_timeout);
+                    self.peer = Some(Box::new(p));
                 }
                 None => self.auth_done(now, self.config.user.clone(), None),
             },
@@ -768,7 +853,7 @@ impl Link {
             authenticator::Output::Send(p, packet) => self.send(p, &packet),
             authenticator::Output::Request(r) => self.events.push_back(Event::AuthRequested(r)),
             authenticator::Output::Success(user) => {
-                let method = self.authenticator.as_ref().map(Authenticator::method);
+                let method = self.authenticator.as_ref().map(|a| a.method());
                 self.auth_done(now, user, method);
             }
             authenticator::Output::Failure(reason) => self.auth_failed(now, reason),

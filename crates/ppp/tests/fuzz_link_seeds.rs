@@ -6,7 +6,9 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use sras_ppp::fuzzing::{fuzz_link, fuzz_link_at, fuzz_method, fuzz_record, fuzz_server_config, FUZZ_PASSWORD};
+use sras_ppp::fuzzing::{
+    fuzz_link, fuzz_link_at, fuzz_method, fuzz_record, fuzz_server_config, FUZZ_PASSWORD,
+};
 use sras_ppp::{Event, Link, LinkConfig, Role, Verdict};
 use zeroize::Zeroizing;
 
@@ -46,7 +48,10 @@ fn record(selector: u8) -> Vec<u8> {
             while let Some(e) = server.poll_event() {
                 match e {
                     Event::AuthRequested(r) => {
-                        let v = r.accept_with_password(FUZZ_PASSWORD, Some("198.51.100.10".parse().unwrap()));
+                        let v = r.accept_with_password(
+                            FUZZ_PASSWORD,
+                            Some("198.51.100.10".parse().unwrap()),
+                        );
                         assert!(matches!(v, Verdict::Accept(_)));
                         server.complete_auth(now, r.id, v);
                     }
@@ -72,9 +77,15 @@ fn seeds_replay_to_link_up() {
             std::fs::write(&path, &recorded).unwrap();
         }
         let committed = std::fs::read(&path).unwrap();
-        assert_eq!(committed, recorded, "{path:?} is stale: rerun with SRAS_WRITE_FUZZ_SEEDS=1");
+        assert_eq!(
+            committed, recorded,
+            "{path:?} is stale: rerun with SRAS_WRITE_FUZZ_SEEDS=1"
+        );
         let events = fuzz_link_at(t0(), &committed);
-        assert!(events.iter().any(|e| matches!(e, Event::LinkUp(_))), "selector {selector}: {events:?}");
+        assert!(
+            events.iter().any(|e| matches!(e, Event::LinkUp(_))),
+            "selector {selector}: {events:?}"
+        );
     }
 }
 

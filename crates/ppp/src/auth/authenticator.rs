@@ -95,10 +95,19 @@ impl Authenticator {
         self.method
     }
 
-
     /// Starts the exchange: a Challenge or EAP Request/Identity, or (PAP) waiting for the peer.
+    /// Called again on the same authenticator for a re-authentication.
+    ///
+    /// The first Identifier is random and, on a re-authentication, never the previous round's
+    /// (RFC 1994 §4.1: "The Identifier field MUST be changed each time a Challenge is sent"):
+    /// a peer answers a Challenge carrying the Identifier it last answered with its cached
+    /// Response (a retransmission, §4.1), which would not match the new challenge value.
     pub(crate) fn start(&mut self, now: Instant, rng: &mut StdRng, timeout: Duration) {
-        self.identifier = rng.random();
+        let mut identifier: u8 = rng.random();
+        if matches!(self.step, Step::Done(_)) && identifier == self.identifier {
+            identifier = identifier.wrapping_add(1);
+        }
+        self.identifier = identifier;
         self.retries = 0;
         self.step = Step::WaitResponse;
         match self.method {
@@ -183,8 +192,16 @@ impl Authenticator {
     }
 
     fn on_pap(&mut self, packet: &Packet<'_>, next_id: &mut u64) {
-        let Ok(PapPacket::Request { peer_id, password }) = PapPacket::parse(packet) else {
-            return;
+        let (peer_id, password) = match PapPacket::parse(packet) {
+            Ok(PapPacket::Request { peer_id, password }) => (peer_id, password),
+            Err(e) if packet.code == PapPacket::REQUEST && self.step == Step::WaitResponse => {
+                // RFC 1334 §2.2.1: a Peer-ID Length or Passwd-Length past the end of the
+                // packet. Nothing can be checked, and nothing is asked of the caller
+                // (ROBUSTNESS 30): the Nak answers this request, and the link ends.
+                self.identifier = packet.identifier;
+                return self.reject_malformed(&format!("PAP Authenticate-Request malformed: {e}"));
+            }
+            _ => return,
         };
         match self.step {
             Step::WaitResponse => {
@@ -209,12 +226,18 @@ impl Authenticator {
     }
 
     fn on_chap(&mut self, packet: &Packet<'_>, next_id: &mut u64) {
-        let Ok(ChapPacket::Response { value, name }) = ChapPacket::parse(packet) else {
-            return;
-        };
-        if packet.identifier != self.identifier {
-            return; // a response to an older challenge (RFC 1994 §4.1)
+        if packet.code != ChapPacket::RESPONSE || packet.identifier != self.identifier {
+            return; // not a response to the current challenge (RFC 1994 §4.1)
         }
+        let (value, name) = match ChapPacket::parse(packet) {
+            Ok(ChapPacket::Response { value, name }) => (value, name),
+            Err(e) if self.step == Step::WaitResponse => {
+                // RFC 1994 §4.1: a Response without Value-Size, or whose Value runs past the
+                // packet. Fails like a Value of the wrong size (ROBUSTNESS 30).
+                return self.reject_malformed(&format!("CHAP Response malformed: {e}"));
+            }
+            _ => return,
+        };
         match self.step {
             Step::WaitResponse => {}
             Step::Done(_) => {

@@ -36,6 +36,8 @@ pub(crate) struct Peer {
     done: Option<bool>,
     /// Our last answer and the identifier it answered: a retransmitted challenge gets it again.
     last: Option<(Protocol, u8, Vec<u8>)>,
+    /// The data of the request `last` answered (a challenge or EAP request).
+    last_request: Option<Vec<u8>>,
     /// The authenticator response we expect (MS-CHAPv2, RFC 2759 §8.7).
     expected_s: Option<String>,
     retries: u32,
@@ -69,6 +71,7 @@ impl Peer {
             eap_mschapv2,
             eap_md5,
             eap_final_sent: false,
+            last_request: None,
             method,
             user: user.as_bytes().to_vec(),
             password: Zeroizing::new(password.to_owned()),
@@ -82,7 +85,6 @@ impl Peer {
             out: VecDeque::new(),
         }
     }
-
 
     /// PAP: send the request; the others wait for the challenge, up to `timeout`.
     pub(crate) fn start(&mut self, now: Instant, rng: &mut StdRng, timeout: Duration) {
@@ -133,16 +135,22 @@ impl Peer {
         packet: &Packet<'_>,
     ) {
         // The same challenge again (our answer was lost): the same answer (RFC 1994 §4.1).
+        // Identifier and contents must both match: a server reusing an Identifier for a new
+        // challenge gets a fresh answer.
         if let Some((p, id, v)) = &self.last {
             if *p == protocol
                 && *id == packet.identifier
                 && packet.code == 1
                 && protocol != Protocol::Pap
+                && self.last_request.as_deref() == Some(packet.data)
             {
                 let v = v.clone();
                 self.out.push_back(Output::Send(protocol, v));
                 return;
             }
+        }
+        if packet.code == 1 && protocol != Protocol::Pap {
+            self.last_request = Some(packet.data.to_vec());
         }
         match protocol {
             Protocol::Pap if self.method == AuthMethod::Pap => match PapPacket::parse(packet) {
