@@ -1,7 +1,10 @@
 #!/bin/bash
 # Interop tests of sras against the reference Linux stack in the testbed VMs (tests/interop/README.md).
 #
-#   tests/interop/run.sh l2tp             sras <-> xl2tpd 1.3.18, plain L2TP (no IPsec, no PPP): 6 runs
+#   tests/interop/run.sh l2tp             sras <-> xl2tpd 1.3.18, plain L2TP (no IPsec): 6 runs
+#   tests/interop/run.sh ppp              sras <-> xl2tpd + pppd 2.4.9, PPP over plain L2TP: 5 runs
+#                                         (pppd client -> sras server with PAP, CHAP-MD5, MS-CHAPv2;
+#                                         sras client -> pppd server with MS-CHAPv2, CHAP-MD5)
 #   tests/interop/run.sh l2tp-reference   xl2tpd LAC (VM cli) <-> xl2tpd LNS (VM srv) with the same configs:
 #                                         checks the VM side, the configs and the log parsing (3 runs)
 #
@@ -12,14 +15,14 @@
 #   INTEROP_STOP=1     stop the VMs at the end (default: leave them running for the next run)
 #   SRAS_BIN=FILE      use this sras binary instead of building target/release/sras
 #   INTEROP_ONLY=RE    run only the cases whose name matches the regex (e.g. 'lac-' or 'hidden')
-# Output: target/interop/l2tp-<case>.{pcap,sras.log,xl2tpd.log,...}; the last line is the verdict:
+# Output: target/interop/<suite>-<case>.{pcap,sras.log,xl2tpd.log,ppp.log,...}; the last line is the verdict:
 #   INTEROP l2tp: 6/6 passed (lns-plain 2.3s, ...)
 set -uo pipefail
 
 SUITE=${1:-}
 case "$SUITE" in
-  l2tp | l2tp-reference) ;;
-  *) echo "usage: $0 l2tp|l2tp-reference" >&2; exit 2 ;;
+  l2tp | ppp | l2tp-reference) ;;
+  *) echo "usage: $0 l2tp|ppp|l2tp-reference" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "$0: run as root (network namespaces, VMs)" >&2; exit 2; }
 
@@ -36,6 +39,13 @@ HOST_IP=192.0.2.1     # sras, in netns $NS on the bridge
 SRV_IP=192.0.2.2      # VM "srv": xl2tpd LNS
 CLI_IP=192.0.2.3      # VM "cli": xl2tpd LAC
 SECRET=sras-interop-secret   # test-only tunnel secret (no spaces: xl2tpd takes the rest of the line)
+PPP_USER=tbuser              # test-only PPP user and password (the testbed's)
+PPP_PASSWORD=tbpass
+PPP_LOCAL=198.51.100.1       # the PPP server's address (sras or pppd), and the pool given out
+PPP_POOL_FIRST=198.51.100.10
+PPP_POOL_LAST=198.51.100.20
+PPP_DNS1=198.51.100.53       # DNS servers offered over IPCP (RFC 1877)
+PPP_DNS2=198.51.100.54
 ESTABLISH_TIMEOUT=${INTEROP_ESTABLISH_TIMEOUT:-40}
 
 log() { printf '[interop %s] %s\n' "$(date +%T)" "$*" >&2; }
@@ -99,27 +109,36 @@ vm_up() { # NAME IP
 # descriptor (a daemon started from an agent shell keeps it and wedges the agent).
 XL2TPD_UNIT=sras-xl2tpd
 XL2TPD_LOG=/var/log/sras-interop-xl2tpd.log
+PPPD_LOG=/var/log/sras-interop-ppp.log
 
 xl2tpd_stop() { # VM
   vm_exec "$1" "systemctl stop $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null; true"
 }
 
-xl2tpd_start() { # VM CONF_FILE
-  local vm=$1 conf=$2 tmp
+xl2tpd_start() { # VM CONF_FILE [PPPD_OPTIONS_FILE]
+  local vm=$1 conf=$2 opts=${3:-} tmp
   tmp=$(mktemp -d)
   printf '# us them secret (test only)\n* * %s\n' "$SECRET" >"$tmp/secrets"
-  # pppd is started on the session but PPP is not part of this test: keep it short-lived and quiet.
-  printf 'noauth\nnoccp\nnodefaultroute\nlcp-max-configure 4\nlogfile /var/log/sras-interop-ppp.log\n' >"$tmp/options"
+  if [ -z "$opts" ]; then
+    # The l2tp suite: pppd runs without authentication, so that PPP comes up against sras (its
+    # PPP is not what this suite checks); a short-lived, quiet pppd.
+    opts=$tmp/options
+    printf 'noauth\nnoccp\nnodefaultroute\nlcp-max-configure 4\nlogfile %s\n' "$PPPD_LOG" >"$opts"
+  fi
+  # PPP secrets for the ppp suite (client  server  secret  addresses); harmless for l2tp.
+  printf '# client server secret addresses (test only)\n"%s" * "%s" *\n' "$PPP_USER" "$PPP_PASSWORD" >"$tmp/ppp-secrets"
   timeout 60 "$TBCTL" push "$vm" "$conf" /etc/xl2tpd/sras-interop.conf >/dev/null &&
     timeout 60 "$TBCTL" push "$vm" "$tmp/secrets" /etc/xl2tpd/sras-interop.secrets 0600 >/dev/null &&
-    timeout 60 "$TBCTL" push "$vm" "$tmp/options" /etc/ppp/options.sras-interop >/dev/null
+    timeout 60 "$TBCTL" push "$vm" "$opts" /etc/ppp/options.sras-interop >/dev/null &&
+    timeout 60 "$TBCTL" push "$vm" "$tmp/ppp-secrets" /etc/ppp/chap-secrets 0600 >/dev/null &&
+    timeout 60 "$TBCTL" push "$vm" "$tmp/ppp-secrets" /etc/ppp/pap-secrets 0600 >/dev/null
   local rc=$?
   rm -rf "$tmp"
   [ $rc = 0 ] || return 1
   vm_exec "$vm" "
     systemctl stop xl2tpd strongswan-starter $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null
     modprobe -a l2tp_ppp ppp_generic 2>/dev/null
-    mkdir -p /var/run/xl2tpd; rm -f $XL2TPD_LOG
+    mkdir -p /var/run/xl2tpd; rm -f $XL2TPD_LOG $PPPD_LOG /etc/ppp/resolv.conf
     systemd-run --quiet --unit=$XL2TPD_UNIT --collect -p StandardOutput=append:$XL2TPD_LOG -p StandardError=inherit \
       /usr/sbin/xl2tpd -D -c /etc/xl2tpd/sras-interop.conf -p /run/sras-xl2tpd.pid -C /var/run/xl2tpd/l2tp-control
     for i in \$(seq 100); do grep -q 'Listening on' $XL2TPD_LOG 2>/dev/null && break; sleep 0.1; done
@@ -138,6 +157,10 @@ xl2tpd_established() { # VM PEER_IP
 
 xl2tpd_pull_log() { # VM LOCAL
   timeout 60 "$TBCTL" pull "$1" "$XL2TPD_LOG" "$2" >/dev/null 2>&1 || echo "(could not pull $XL2TPD_LOG from $1)" >"$2"
+}
+
+pppd_pull_log() { # VM LOCAL
+  timeout 60 "$TBCTL" pull "$1" "$PPPD_LOG" "$2" >/dev/null 2>&1 || echo "(could not pull $PPPD_LOG from $1)" >"$2"
 }
 
 xl2tpd_conf() { # ROLE(lns|lac) CHALLENGE(yes|no) HIDDEN(yes|no) LNS_IP(for lac)
@@ -290,6 +313,7 @@ run_lns_case() { # VARIANT
   xl2tpd_stop cli >/dev/null
   capture_stop
   xl2tpd_pull_log cli "$base.xl2tpd.log"
+  pppd_pull_log cli "$base.ppp.log"
   local pc
   pc=$(pcap_check "$base.pcap") || { ok=0; why="$why; $pc"; }
   grep -E 'established|closed|redirect' "$base.sras.log" | sed 's/^/    sras: /' >&2
@@ -324,6 +348,7 @@ run_lac_case() { # VARIANT
   xl2tpd_stop srv >/dev/null
   capture_stop
   xl2tpd_pull_log srv "$base.xl2tpd.log"
+  pppd_pull_log srv "$base.ppp.log"
   local pc
   pc=$(pcap_check "$base.pcap") || { ok=0; why="$why; $pc"; }
   sed 's/^/    stdout: /' "$base.stdout" >&2 2>/dev/null
@@ -366,6 +391,295 @@ run_reference_case() { # VARIANT
   if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
 }
 
+# --- the ppp suite ---------------------------------------------------------------------------------
+# PPP over plain L2TP between sras and pppd 2.4.9 (started by xl2tpd, on the kernel's L2TP data path).
+
+# Whether ADDR is in the pool PPP_POOL_FIRST..PPP_POOL_LAST (same /24).
+in_pool() { # ADDR
+  local last=${1##*.} first=${PPP_POOL_FIRST##*.} top=${PPP_POOL_LAST##*.}
+  [ "${1%.*}" = "${PPP_POOL_FIRST%.*}" ] && [ "$last" -ge "$first" ] && [ "$last" -le "$top" ]
+}
+
+# pppd's options per method (METHOD: pap | chap-md5 | mschapv2, sras's names), for the side
+# that authenticates itself (refuse the others) and the side that asks (require it).
+pppd_refuse_others() { # METHOD
+  case "$1" in
+    pap) echo "refuse-chap refuse-mschap refuse-mschap-v2 refuse-eap" ;;
+    chap-md5) echo "refuse-pap refuse-mschap refuse-mschap-v2 refuse-eap" ;;
+    mschapv2) echo "refuse-pap refuse-chap refuse-mschap refuse-eap" ;;
+  esac
+}
+pppd_require() { # METHOD
+  case "$1" in
+    pap) echo "require-pap" ;;
+    chap-md5) echo "require-chap" ;;
+    mschapv2) echo "require-mschap-v2" ;;
+  esac
+}
+# The tshark display filter of the method's packets.
+method_filter() { # METHOD
+  case "$1" in
+    pap) echo pap ;;
+    *) echo chap ;;
+  esac
+}
+
+pppd_options_client() { # METHOD
+  cat <<EOF
+# written by sras tests/interop/run.sh: pppd as the PPP client of sras ($1)
+user $PPP_USER
+$(pppd_refuse_others "$1" | tr ' ' '\n')
+noauth
+noccp
+nodefaultroute
+noipdefault
+usepeerdns
+ipcp-accept-local
+ipcp-accept-remote
+lcp-echo-interval 10
+lcp-echo-failure 4
+debug
+logfile $PPPD_LOG
+EOF
+}
+
+pppd_options_server() { # METHOD
+  cat <<EOF
+# written by sras tests/interop/run.sh: pppd as the PPP server of sras connect ($1)
+auth
+$(pppd_require "$1")
+$(pppd_refuse_others "$1" | tr ' ' '\n')
+ms-dns $PPP_DNS1
+ms-dns $PPP_DNS2
+noccp
+nodefaultroute
+lcp-echo-interval 10
+lcp-echo-failure 4
+debug
+logfile $PPPD_LOG
+EOF
+}
+
+xl2tpd_ppp_conf() { # ROLE(lns|lac)
+  cat <<EOF
+; written by sras tests/interop/run.sh: PPP over plain L2TP, no IPsec
+[global]
+port = 1701
+$([ "$1" = lns ] && echo "listen-addr = $SRV_IP")
+auth file = /etc/xl2tpd/sras-interop.secrets
+debug tunnel = yes
+debug state = yes
+
+EOF
+  if [ "$1" = lns ]; then
+    cat <<EOF
+[lns default]
+ip range = $PPP_POOL_FIRST-$PPP_POOL_LAST
+local ip = $PPP_LOCAL
+require authentication = yes
+name = tb-lns
+EOF
+  else
+    cat <<EOF
+[lac sras]
+lns = $HOST_IP
+autodial = no
+redial = no
+require authentication = no
+EOF
+  fi
+  cat <<EOF
+hostname = tb-$1
+length bit = yes
+ppp debug = yes
+pppoptfile = /etc/ppp/options.sras-interop
+EOF
+}
+
+sras_ppp_conf() { # ROLE(server|client) METHOD
+  echo "# written by tests/interop/run.sh: PPP over plain L2TP (no IPsec), $2"
+  echo "[l2tp]"
+  [ "$1" = server ] && echo "listen = \"$HOST_IP:1701\""
+  echo "host_name = \"sras-$1\""
+  if [ "$1" = server ]; then
+    cat <<EOF
+
+[ppp]
+local_ip = "$PPP_LOCAL"
+pool = "$PPP_POOL_FIRST-$PPP_POOL_LAST"
+dns = ["$PPP_DNS1", "$PPP_DNS2"]
+auth = ["$2"]
+
+[[users]]
+name = "$PPP_USER"
+password = "$PPP_PASSWORD"
+EOF
+  else
+    # The client accepts every method (the default): pppd's require-* picks the one.
+    cat <<EOF
+
+[client]
+server = "$SRV_IP"
+user = "$PPP_USER"
+password = "$PPP_PASSWORD"
+ping_count = 3
+EOF
+  fi
+}
+
+# Fails, saying why, unless the capture decodes without malformed packets and shows LCP, the
+# authentication protocol (AUTH_FILTER), IPCP and ICMP echo requests and replies.
+pcap_check_ppp() { # PCAP AUTH_FILTER
+  local pcap=$1 auth=$2 malformed n_all n_lcp n_auth n_ipcp n_req n_rep
+  malformed=$(tshark -r "$pcap" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  n_all=$(tshark -r "$pcap" -Y 'lcp || pap || chap || ipcp' 2>/dev/null | wc -l)
+  n_lcp=$(tshark -r "$pcap" -Y lcp 2>/dev/null | wc -l)
+  n_auth=$(tshark -r "$pcap" -Y "$auth" 2>/dev/null | wc -l)
+  n_ipcp=$(tshark -r "$pcap" -Y ipcp 2>/dev/null | wc -l)
+  n_req=$(tshark -r "$pcap" -Y 'icmp.type == 8' 2>/dev/null | wc -l)
+  n_rep=$(tshark -r "$pcap" -Y 'icmp.type == 0' 2>/dev/null | wc -l)
+  if [ -n "${malformed// /}" ]; then
+    echo "tshark: malformed frames in $(basename "$pcap"): $malformed"; return 1
+  fi
+  if [ "$n_all" -eq 0 ] || [ "$n_lcp" -eq 0 ] || [ "$n_auth" -eq 0 ] || [ "$n_ipcp" -eq 0 ]; then
+    echo "tshark: PPP missing in $(basename "$pcap") (lcp $n_lcp, $auth $n_auth, ipcp $n_ipcp)"; return 1
+  fi
+  if [ "$n_req" -eq 0 ] || [ "$n_rep" -eq 0 ]; then
+    echo "tshark: no ICMP echo exchange in $(basename "$pcap") (requests $n_req, replies $n_rep)"; return 1
+  fi
+  echo "tshark: none malformed; lcp $n_lcp, $auth $n_auth, ipcp $n_ipcp, icmp echo $n_req/$n_rep"
+}
+
+# (a) pppd (xl2tpd LAC) in VM cli -> sras server in netns on 192.0.2.1, one auth method.
+run_ppp_lns_case() { # METHOD
+  local m=$1 id=lns-$1 t0 t1 t_est="" pid rc ok=1 why="" base=$OUT/ppp-lns-$1 i
+  selected "$id" || return 0
+  log "=== $id: pppd + xl2tpd LAC (cli) -> sras server $HOST_IP, $m"
+  t0=$(now)
+  sras_ppp_conf server "$m" >"$base.sras.toml"
+  xl2tpd_ppp_conf lac >"$base.xl2tpd.conf"
+  pppd_options_client "$m" >"$base.pppd.options"
+  capture_start "$base.pcap" || { record "$id" FAIL 0 "no capture"; return; }
+  : >"$base.sras.log"
+  ip netns exec "$NS" env RUST_LOG=debug "$SRAS" server -c "$base.sras.toml" 2>"$base.sras.log" &
+  pid=$!
+  PIDS+=("$pid")
+  for i in $(seq 100); do grep -q 'listening' "$base.sras.log" && break; kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+  local addr="" vm_out="" dns="" ping_out=""
+  if ! grep -q 'listening' "$base.sras.log"; then
+    ok=0; why="sras server did not start: $(tail -3 "$base.sras.log")"
+  elif ! xl2tpd_start cli "$base.xl2tpd.conf" "$base.pppd.options"; then
+    ok=0; why="xl2tpd did not start in cli"
+  else
+    t1=$(now)
+    xl2tpd_dial cli sras
+    # A ppp interface with an address, in the VM (one agent call: the loop runs there).
+    vm_out=$(vm_exec cli "
+      for i in \$(seq $((ESTABLISH_TIMEOUT * 4))); do
+        ip -4 -o addr | grep -qE '^[0-9]+: ppp[0-9]+ .* inet ' && break; sleep 0.25
+      done
+      ip -4 -o addr | grep -E '^[0-9]+: ppp[0-9]+ ' | head -1")
+    t_est=$(elapsed "$t1" "$(now)")
+    addr=$(sed -n 's/.* inet \([0-9.]*\) peer \([0-9.]*\).*/\1 \2/p' <<<"$vm_out")
+    log "    VM: ${vm_out:-no ppp interface}"
+    if [ -z "$addr" ]; then
+      ok=0; why="no ppp interface with an address in cli within ${ESTABLISH_TIMEOUT}s"; t_est=""
+    else
+      local local_addr=${addr% *} peer_addr=${addr#* }
+      in_pool "$local_addr" || { ok=0; why="$why; pppd got $local_addr, not from the pool $PPP_POOL_FIRST-$PPP_POOL_LAST"; }
+      [ "$peer_addr" = "$PPP_LOCAL" ] || { ok=0; why="$why; pppd's peer is $peer_addr, not $PPP_LOCAL"; }
+      dns=$(vm_exec cli "cat /etc/ppp/resolv.conf 2>/dev/null" | tr '\n' ' ')
+      log "    VM /etc/ppp/resolv.conf: ${dns:-(none)}"
+      grep -q "nameserver $PPP_DNS1" <<<"$dns" && grep -q "nameserver $PPP_DNS2" <<<"$dns" ||
+        { ok=0; why="$why; the DNS servers did not reach pppd (/etc/ppp/resolv.conf: ${dns:-none})"; }
+      ping_out=$(vm_exec cli "ping -c 3 -i 0.5 -W 3 $PPP_LOCAL 2>&1 | tail -2")
+      log "    VM ping $PPP_LOCAL: $(head -1 <<<"$ping_out")"
+      grep -qE ' [1-9][0-9]* received' <<<"$ping_out" || { ok=0; why="$why; no ping reply from $PPP_LOCAL"; }
+    fi
+  fi
+  grep -q "PPP authenticated.*user=\"$PPP_USER\".*method=\"$m\"" "$base.sras.log" ||
+    { ok=0; why="$why; sras did not log $PPP_USER authenticated with $m"; }
+  # sras shuts down first: LCP Terminate-Request, then StopCCN (result 6), acknowledged by xl2tpd.
+  kill -TERM "$pid" 2>/dev/null
+  wait_exit "$pid" 10
+  rc=$EXIT_STATUS
+  forget_pid "$pid"
+  [ "$rc" = 0 ] || { ok=0; why="$why; sras server exit status $rc after SIGTERM"; }
+  grep -q 'not acknowledged' "$base.sras.log" && { ok=0; why="$why; StopCCN not acknowledged"; }
+  grep -qE 'PPP link down.*echo_answered=[1-9]' "$base.sras.log" ||
+    { ok=0; why="$why; sras answered no ICMP echo"; }
+  sleep 1  # let pppd log the end of the link
+  xl2tpd_stop cli >/dev/null
+  capture_stop
+  xl2tpd_pull_log cli "$base.xl2tpd.log"
+  pppd_pull_log cli "$base.ppp.log"
+  local pc
+  pc=$(pcap_check_ppp "$base.pcap" "$(method_filter "$m")") || { ok=0; why="$why; $pc"; }
+  grep -E 'established|closed|PPP|refused|panicked' "$base.sras.log" | grep -v DEBUG | sed 's/^[^ ]* *//; s/^/    sras: /' >&2
+  grep -E 'authentication|address|Terminat|Connection terminated|Modem hangup' "$base.ppp.log" | head -12 | sed 's/^/    pppd: /' >&2
+  log "    $pc; ppp up ${t_est:-n/a}s after dial, run $(elapsed "$t0" "$(now)")s"
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# (b) sras connect in netns -> xl2tpd LNS + pppd in VM srv, one auth method required by pppd.
+run_ppp_lac_case() { # METHOD
+  local m=$1 id=lac-$1 t0 t1 t_est="" rc ok=1 why="" base=$OUT/ppp-lac-$1
+  selected "$id" || return 0
+  log "=== $id: sras connect -> xl2tpd LNS + pppd (srv) $SRV_IP, pppd $(pppd_require "$m")"
+  t0=$(now)
+  sras_ppp_conf client "$m" >"$base.sras.toml"
+  xl2tpd_ppp_conf lns >"$base.xl2tpd.conf"
+  pppd_options_server "$m" >"$base.pppd.options"
+  : >"$base.stdout"
+  : >"$base.sras.log"
+  capture_start "$base.pcap" || { record "$id" FAIL 0 "no capture"; return; }
+  if ! xl2tpd_start srv "$base.xl2tpd.conf" "$base.pppd.options"; then
+    ok=0; why="xl2tpd did not start in srv"
+  else
+    t1=$(now)
+    ip netns exec "$NS" env RUST_LOG=debug "$SRAS" connect -c "$base.sras.toml" --server "$SRV_IP" \
+      --exit-when-established --timeout "$ESTABLISH_TIMEOUT" >"$base.stdout" 2>"$base.sras.log"
+    rc=$?
+    t_est=$(elapsed "$t1" "$(now)")
+    [ "$rc" = 0 ] || { ok=0; why="sras connect exit status $rc ($(grep -E 'ERROR' "$base.sras.log" | tail -1 | sed 's/^[^ ]* *//'))"; }
+    grep -qE '^ESTABLISHED tunnel=[0-9]+/[0-9]+ session=[0-9]+/[0-9]+$' "$base.stdout" ||
+      { ok=0; why="$why; no ESTABLISHED line"; }
+    local up local_addr peer_addr dns
+    up=$(grep -E '^PPP UP ' "$base.stdout")
+    local_addr=$(sed -n 's/.* local=\([0-9.]*\).*/\1/p' <<<"$up")
+    peer_addr=$(sed -n 's/.* peer=\([0-9.]*\).*/\1/p' <<<"$up")
+    dns=$(sed -n 's/.* dns=\([0-9.,a-z]*\).*/\1/p' <<<"$up")
+    if [ -z "$up" ]; then
+      ok=0; why="$why; no PPP UP line"
+    else
+      in_pool "$local_addr" || { ok=0; why="$why; sras got $local_addr, not from xl2tpd's range"; }
+      [ "$peer_addr" = "$PPP_LOCAL" ] || { ok=0; why="$why; peer $peer_addr, not pppd's $PPP_LOCAL"; }
+      [ "$dns" = "$PPP_DNS1,$PPP_DNS2" ] || { ok=0; why="$why; dns=$dns, not pppd's ms-dns $PPP_DNS1,$PPP_DNS2"; }
+    fi
+    grep -qE "^PING $PPP_LOCAL: [1-9][0-9]*/[0-9]+ replies$" "$base.stdout" ||
+      { ok=0; why="$why; no ping reply from $PPP_LOCAL"; }
+    grep -q "PPP authenticated.*method=\"$m\"" "$base.sras.log" ||
+      { ok=0; why="$why; sras did not log authentication with $m"; }
+    grep -q 'not acknowledged' "$base.sras.log" && { ok=0; why="$why; StopCCN not acknowledged"; }
+    xl2tpd_established srv "$HOST_IP" || { ok=0; why="$why; xl2tpd log shows no established tunnel+call with $HOST_IP"; }
+  fi
+  sleep 1
+  xl2tpd_stop srv >/dev/null
+  capture_stop
+  xl2tpd_pull_log srv "$base.xl2tpd.log"
+  pppd_pull_log srv "$base.ppp.log"
+  # pppd's debug log shows what it decided: the CHAP Success it sent for our Response.
+  grep -q 'sent \[CHAP Success' "$base.ppp.log" && grep -q "rcvd \[CHAP Response .*name = \"$PPP_USER\"" "$base.ppp.log" ||
+    { ok=0; why="$why; pppd did not log a CHAP Success for $PPP_USER"; }
+  local pc
+  pc=$(pcap_check_ppp "$base.pcap" "$(method_filter "$m")") || { ok=0; why="$why; $pc"; }
+  sed 's/^/    stdout: /' "$base.stdout" >&2 2>/dev/null
+  grep -E 'established|closed|PPP|ERROR|panicked' "$base.sras.log" | grep -v DEBUG | sed 's/^[^ ]* *//; s/^/    sras: /' >&2
+  grep -E 'CHAP (Success|Failure)|address|Terminat|Connection terminated' "$base.ppp.log" | head -12 | sed 's/^/    pppd: /' >&2
+  log "    $pc; connect-to-exit ${t_est:-n/a}s, run $(elapsed "$t0" "$(now)")s"
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
 # --- main ----------------------------------------------------------------------------------------
 T_START=$(now)
 for tool in tcpdump tshark qemu-system-x86_64; do
@@ -374,16 +688,17 @@ done
 log "testbed: $TESTBED (TB_DIR=$TB_DIR)"
 FORCE= "$TESTBED/build-vm.sh" >&2 || { echo "INTEROP $SUITE: 0/0 passed (VM image build failed)"; exit 1; }
 
-if [ "$SUITE" = l2tp ] && [ -z "${SRAS_BIN:-}" ]; then
+case "$SUITE" in l2tp) RUNS=6 ;; ppp) RUNS=5 ;; *) RUNS=3 ;; esac
+if [ "$SUITE" != l2tp-reference ] && [ -z "${SRAS_BIN:-}" ]; then
   log "building sras (release)"
-  (cd "$REPO" && cargo build --release -p sras) >&2 || { echo "INTEROP $SUITE: 0/6 passed (cargo build failed)"; exit 1; }
+  (cd "$REPO" && cargo build --release -p sras) >&2 || { echo "INTEROP $SUITE: 0/$RUNS passed (cargo build failed)"; exit 1; }
 fi
-if [ "$SUITE" = l2tp ]; then
-  [ -x "$SRAS" ] || { echo "INTEROP $SUITE: 0/6 passed (no sras binary at $SRAS)"; exit 1; }
+if [ "$SUITE" != l2tp-reference ]; then
+  [ -x "$SRAS" ] || { echo "INTEROP $SUITE: 0/$RUNS passed (no sras binary at $SRAS)"; exit 1; }
   # The server binds 192.0.2.1:1701 in the netns: nothing else may hold it.
   if ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -q ":1701 "; then
     log "UDP 1701 is already bound in netns $NS:"; ip netns exec "$NS" ss -uanp | grep ':1701 ' >&2
-    echo "INTEROP $SUITE: 0/6 passed (port 1701 busy in netns $NS)"; exit 1
+    echo "INTEROP $SUITE: 0/$RUNS passed (port 1701 busy in netns $NS)"; exit 1
   fi
 fi
 
@@ -395,6 +710,10 @@ case "$SUITE" in
   l2tp)
     for v in plain challenge hidden; do run_lns_case "$v"; done
     for v in plain challenge hidden; do run_lac_case "$v"; done
+    ;;
+  ppp)
+    for m in pap chap-md5 mschapv2; do run_ppp_lns_case "$m"; done
+    for m in mschapv2 chap-md5; do run_ppp_lac_case "$m"; done
     ;;
   l2tp-reference)
     for v in plain challenge hidden; do run_reference_case "$v"; done

@@ -9,12 +9,15 @@
 //! Every key is documented in `docs/configuration.md`; keep the two in step.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
+use sras_ppp::AuthMethod;
 use zeroize::Zeroizing;
+
+use crate::pool::PoolRange;
 
 /// The UDP port of L2TP (RFC 2661 §8.1), used when an address leaves it out.
 pub(crate) const L2TP_PORT: u16 = 1701;
@@ -28,6 +31,36 @@ const RETRANSMIT_CAP_SECS: (i64, i64) = (8, 3_600);
 const MAX_RETRANSMITS: (i64, i64) = (1, 100);
 /// Tunnel and Session IDs are 16 bits and never zero, so 65 535 is the most either can number.
 const MAX_IDS: i64 = 65_535;
+/// PPP MRU: at least the IPv4 minimum datagram every host must take (RFC 791), at most what fits
+/// in an Ethernet-sized path.
+const MRU: (i64, i64) = (576, 1500);
+const ECHO_INTERVAL_SECS: (i64, i64) = (0, 3_600);
+const ECHO_FAILURES: (i64, i64) = (1, 100);
+const PING_COUNT: (i64, i64) = (0, 1_000);
+
+/// The built-in test user (docs/configuration.md): what `sras server` accepts, and what
+/// `sras connect` logs in as, when no `[[users]]` / `client.user` is configured. Public
+/// knowledge: a server that keeps it lets anybody in.
+pub(crate) const TEST_USER: &str = "sras-test";
+/// The built-in test user's password.
+pub(crate) const TEST_PASSWORD: &str = "sras-test-password";
+
+/// Every authentication method, by its configuration name, in the client's default order.
+const METHODS: [(&str, AuthMethod); 5] = [
+    ("mschapv2", AuthMethod::MsChapV2),
+    ("chap-md5", AuthMethod::ChapMd5),
+    ("mschapv1", AuthMethod::MsChapV1),
+    ("pap", AuthMethod::Pap),
+    ("eap", AuthMethod::Eap),
+];
+
+/// The configuration name of an authentication method (also used in logs).
+pub(crate) fn method_name(m: AuthMethod) -> &'static str {
+    METHODS
+        .iter()
+        .find(|(_, x)| *x == m)
+        .map_or("unknown", |(n, _)| n)
+}
 
 /// Why a configuration was refused.
 #[derive(Debug, thiserror::Error)]
@@ -52,8 +85,8 @@ pub(crate) enum ConfigError {
     /// A value out of range or inconsistent with another key.
     #[error("invalid configuration: {key} = {value}: {expected}")]
     Invalid {
-        /// The key, with its section (`l2tp.receive_window`).
-        key: &'static str,
+        /// The key, with its section (`l2tp.receive_window`, `users[1].name`).
+        key: String,
         /// The value as written (secrets are never shown).
         value: String,
         /// What would be valid.
@@ -62,12 +95,12 @@ pub(crate) enum ConfigError {
 }
 
 fn invalid(
-    key: &'static str,
+    key: impl Into<String>,
     value: impl fmt::Display,
     expected: impl Into<String>,
 ) -> ConfigError {
     ConfigError::Invalid {
-        key,
+        key: key.into(),
         value: value.to_string(),
         expected: expected.into(),
     }
@@ -82,6 +115,8 @@ fn invalid(
 struct RawFile {
     l2tp: Option<RawL2tp>,
     client: Option<RawClient>,
+    ppp: Option<RawPpp>,
+    users: Option<Vec<RawUser>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -118,6 +153,40 @@ struct RawLimits {
 struct RawClient {
     server: Option<String>,
     bind: Option<String>,
+    user: Option<String>,
+    password: Option<String>,
+    auth: Option<Vec<String>>,
+    ping_count: Option<i64>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPpp {
+    local_ip: Option<String>,
+    pool: Option<String>,
+    dns: Option<Vec<String>>,
+    nbns: Option<Vec<String>>,
+    auth: Option<Vec<String>>,
+    mru: Option<i64>,
+    echo_interval_secs: Option<i64>,
+    echo_failures: Option<i64>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUser {
+    name: String,
+    password: String,
+}
+
+impl fmt::Debug for RawUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "RawUser {{ name: {:?}, password: <redacted> }}",
+            self.name
+        )
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -128,9 +197,19 @@ struct RawClient {
 pub(crate) struct Secret(Zeroizing<String>);
 
 impl Secret {
+    /// A secret from text (tests, built-in defaults).
+    pub(crate) fn new(s: &str) -> Self {
+        Self(Zeroizing::new(s.to_owned()))
+    }
+
     /// The secret's bytes, for the endpoint.
     pub(crate) fn as_bytes(&self) -> &[u8] {
         self.0.as_bytes()
+    }
+
+    /// The secret as text (passwords).
+    pub(crate) fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
@@ -153,6 +232,51 @@ pub(crate) struct Config {
     pub(crate) l2tp: L2tpConfig,
     /// `[client]`: what `connect` connects to.
     pub(crate) client: ClientConfig,
+    /// `[ppp]`: the PPP links in the sessions (addresses, authentication, keepalives).
+    pub(crate) ppp: PppConfig,
+    /// `[[users]]`: the server's local users. Empty in the file means the built-in test user.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(crate) users: Vec<User>,
+}
+
+/// One `[[users]]` entry.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct User {
+    /// The login name, as the client sends it (without any "DOMAIN\\" prefix).
+    pub(crate) name: String,
+    /// The password (never logged, printed as `<redacted>`).
+    pub(crate) password: Secret,
+}
+
+/// A list of authentication methods, written with their configuration names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct AuthMethods(pub(crate) Vec<AuthMethod>);
+
+impl Serialize for AuthMethods {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.0.iter().map(|m| method_name(*m)))
+    }
+}
+
+/// `[ppp]`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct PppConfig {
+    /// Server: our address on every link.
+    pub(crate) local_ip: Ipv4Addr,
+    /// Server: the addresses handed to clients.
+    pub(crate) pool: PoolRange,
+    /// Server: DNS servers offered (RFC 1877), at most 2.
+    pub(crate) dns: Vec<Ipv4Addr>,
+    /// Server: NBNS (WINS) servers offered (RFC 1877), at most 2.
+    pub(crate) nbns: Vec<Ipv4Addr>,
+    /// Server: the methods asked for, in order.
+    pub(crate) auth: AuthMethods,
+    /// MRU we offer (both roles).
+    pub(crate) mru: u16,
+    /// LCP Echo-Request interval in seconds; 0 = off (both roles).
+    pub(crate) echo_interval_secs: u64,
+    /// Unanswered echoes after which the peer is declared dead (both roles).
+    pub(crate) echo_failures: u32,
 }
 
 /// `[l2tp]`.
@@ -214,6 +338,17 @@ pub(crate) struct ClientConfig {
     pub(crate) server: Option<String>,
     /// Local UDP address `connect` sends from.
     pub(crate) bind: SocketAddr,
+    /// The PPP user name `connect` logs in with.
+    pub(crate) user: String,
+    /// Its password (zeroized, never logged, printed as `<redacted>`).
+    pub(crate) password: Secret,
+    /// The authentication methods `connect` accepts, in preference order.
+    pub(crate) auth: AuthMethods,
+    /// ICMP echo requests sent to the server's PPP address once the link is up.
+    pub(crate) ping_count: u32,
+    /// `user` was left out: the built-in test user is used.
+    #[serde(skip)]
+    pub(crate) builtin_user: bool,
 }
 
 /// Which side of the protocol the endpoint plays.
@@ -257,7 +392,67 @@ impl Config {
     fn from_raw(raw: RawFile) -> Result<Self, ConfigError> {
         let l2tp = L2tpConfig::from_raw(raw.l2tp.unwrap_or_default())?;
         let client = ClientConfig::from_raw(raw.client.unwrap_or_default())?;
-        Ok(Self { l2tp, client })
+        let ppp = PppConfig::from_raw(raw.ppp.unwrap_or_default())?;
+        let users = match raw.users {
+            None => Vec::new(),
+            Some(list) => users_from_raw(list)?,
+        };
+        Ok(Self {
+            l2tp,
+            client,
+            ppp,
+            users,
+        })
+    }
+
+    /// Whether the server runs with the built-in test user (no `[[users]]`).
+    pub(crate) fn builtin_users(&self) -> bool {
+        self.users.is_empty()
+    }
+
+    /// The server's user store: the `[[users]]`, or the built-in test user.
+    pub(crate) fn user_store(&self) -> crate::users::Users {
+        if self.users.is_empty() {
+            crate::users::Users::new(vec![User {
+                name: TEST_USER.to_owned(),
+                password: Secret::new(TEST_PASSWORD),
+            }])
+        } else {
+            crate::users::Users::new(self.users.clone())
+        }
+    }
+
+    /// The `sras-ppp` link configuration every link of `role` starts from (the caller sets
+    /// `rng_seed` per link).
+    pub(crate) fn link_config(&self, role: Role) -> sras_ppp::LinkConfig {
+        let p = &self.ppp;
+        let pair = |v: &[Ipv4Addr]| [v.first().copied(), v.get(1).copied()];
+        let echo_interval =
+            (p.echo_interval_secs > 0).then(|| Duration::from_secs(p.echo_interval_secs));
+        let base = sras_ppp::LinkConfig {
+            mru: p.mru,
+            name: self.l2tp.host_name.clone(),
+            echo_interval,
+            echo_failures: p.echo_failures,
+            ..sras_ppp::LinkConfig::default()
+        };
+        match role {
+            Role::Server => sras_ppp::LinkConfig {
+                role: sras_ppp::Role::Server,
+                auth_methods: p.auth.0.clone(),
+                local_ipv4: Some(p.local_ip),
+                dns: pair(&p.dns),
+                nbns: pair(&p.nbns),
+                ..base
+            },
+            Role::Client => sras_ppp::LinkConfig {
+                role: sras_ppp::Role::Client,
+                auth_methods: self.client.auth.0.clone(),
+                user: self.client.user.clone(),
+                password: Zeroizing::new(self.client.password.as_str().to_owned()),
+                ..base
+            },
+        }
     }
 
     /// The effective configuration as TOML (the secret shown as `<redacted>`).
@@ -318,7 +513,7 @@ fn ranged(
     }
 }
 
-fn text_field(key: &'static str, v: &str, allow_empty: bool) -> Result<(), ConfigError> {
+fn text_field(key: &str, v: &str, allow_empty: bool) -> Result<(), ConfigError> {
     if !allow_empty && v.is_empty() {
         return Err(invalid(key, "\"\"", "must not be empty"));
     }
@@ -550,8 +745,228 @@ impl ClientConfig {
                 )
             })?,
         };
-        Ok(Self { server, bind })
+        let builtin_user = r.user.is_none();
+        let user = r.user.unwrap_or_else(|| TEST_USER.to_owned());
+        text_field("client.user", &user, false)?;
+        let password = match r.password {
+            Some(_) if builtin_user => {
+                return Err(invalid(
+                    "client.password",
+                    "<redacted>",
+                    "requires client.user (without both, the built-in test user logs in)",
+                ))
+            }
+            Some(p) => Secret(Zeroizing::new(p)),
+            None if builtin_user => Secret::new(TEST_PASSWORD),
+            None => {
+                return Err(invalid(
+                    "client.password",
+                    "(missing)",
+                    "must be set when client.user is",
+                ))
+            }
+        };
+        check_password("client.password", &password)?;
+        let auth = match r.auth {
+            None => AuthMethods(METHODS.iter().map(|(_, m)| *m).collect()),
+            Some(list) => auth_methods("client.auth", &list)?,
+        };
+        let ping_count = ranged("client.ping_count", r.ping_count, 3, PING_COUNT)?;
+        Ok(Self {
+            server,
+            bind,
+            user,
+            password,
+            auth,
+            ping_count: ping_count as u32,
+            builtin_user,
+        })
     }
+}
+
+/// Checks a PPP password (MS-CHAP takes at most 256 characters, RFC 2759 §8).
+fn check_password(key: &str, p: &Secret) -> Result<(), ConfigError> {
+    if p.0.is_empty() {
+        return Err(invalid(key, "\"\"", "must not be empty"));
+    }
+    if p.0.chars().count() > 256 {
+        return Err(invalid(
+            key,
+            "<redacted>",
+            "must be at most 256 characters (the MS-CHAP limit, RFC 2759 §8)",
+        ));
+    }
+    Ok(())
+}
+
+/// Parses a list of authentication method names: known, not repeated, not empty.
+fn auth_methods(key: &'static str, list: &[String]) -> Result<AuthMethods, ConfigError> {
+    let names = || {
+        METHODS
+            .iter()
+            .map(|(n, _)| format!("\"{n}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if list.is_empty() {
+        return Err(invalid(
+            key,
+            "[]",
+            format!("must name at least one method of {}", names()),
+        ));
+    }
+    let mut out = Vec::new();
+    for name in list {
+        let Some(&(_, m)) = METHODS.iter().find(|(n, _)| n == name) else {
+            return Err(invalid(
+                key,
+                format!("{list:?}"),
+                format!("unknown method {name:?}: each must be one of {}", names()),
+            ));
+        };
+        if out.contains(&m) {
+            return Err(invalid(
+                key,
+                format!("{list:?}"),
+                format!("{name:?} is listed twice"),
+            ));
+        }
+        out.push(m);
+    }
+    Ok(AuthMethods(out))
+}
+
+/// Whether `a` can be a host's address on a link (not 0.0.0.0, loopback, multicast, broadcast).
+fn is_host_address(a: Ipv4Addr) -> bool {
+    !(a.is_unspecified() || a.is_loopback() || a.is_multicast() || a.is_broadcast())
+}
+
+/// Parses an IPv4 host address.
+fn host_ipv4(key: &str, s: &str) -> Result<Ipv4Addr, ConfigError> {
+    match s.parse::<Ipv4Addr>() {
+        Ok(a) if is_host_address(a) => Ok(a),
+        Ok(_) => Err(invalid(
+            key,
+            format!("{s:?}"),
+            "must be a unicast IPv4 address (not 0.0.0.0, loopback, multicast or broadcast)",
+        )),
+        Err(_) => Err(invalid(
+            key,
+            format!("{s:?}"),
+            "must be an IPv4 address, such as \"198.51.100.53\"",
+        )),
+    }
+}
+
+/// Parses a list of at most two name-server addresses.
+fn name_servers(key: &'static str, list: &[String]) -> Result<Vec<Ipv4Addr>, ConfigError> {
+    if list.len() > 2 {
+        return Err(invalid(
+            key,
+            format!("{list:?}"),
+            "must list at most 2 addresses (IPCP carries a primary and a secondary, RFC 1877)",
+        ));
+    }
+    list.iter().map(|s| host_ipv4(key, s)).collect()
+}
+
+impl PppConfig {
+    fn from_raw(r: RawPpp) -> Result<Self, ConfigError> {
+        let local_ip = match &r.local_ip {
+            None => DEFAULT_LOCAL_IP,
+            Some(s) => host_ipv4("ppp.local_ip", s)?,
+        };
+        let pool_text = r.pool.as_deref().unwrap_or(DEFAULT_POOL);
+        let pool: PoolRange = pool_text.parse().map_err(|why| {
+            invalid(
+                "ppp.pool",
+                format!("{pool_text:?}"),
+                format!(
+                    "{why}; write it as \"FIRST-LAST\", such as \"198.51.100.10-198.51.100.250\""
+                ),
+            )
+        })?;
+        for a in [pool.first(), pool.last()] {
+            if !is_host_address(a) {
+                return Err(invalid(
+                    "ppp.pool",
+                    format!("{pool_text:?}"),
+                    "must hold unicast IPv4 addresses only (not 0.0.0.0, loopback, multicast or broadcast)",
+                ));
+            }
+        }
+        if pool.contains(local_ip) {
+            return Err(invalid(
+                "ppp.local_ip",
+                format!("\"{local_ip}\""),
+                format!("must not be inside ppp.pool ({pool})"),
+            ));
+        }
+        let dns = name_servers("ppp.dns", r.dns.as_deref().unwrap_or_default())?;
+        let nbns = name_servers("ppp.nbns", r.nbns.as_deref().unwrap_or_default())?;
+        let auth = match &r.auth {
+            None => AuthMethods(vec![AuthMethod::MsChapV2, AuthMethod::ChapMd5]),
+            Some(list) => auth_methods("ppp.auth", list)?,
+        };
+        let mru = ranged("ppp.mru", r.mru, 1400, MRU)?;
+        let echo_interval_secs = ranged(
+            "ppp.echo_interval_secs",
+            r.echo_interval_secs,
+            30,
+            ECHO_INTERVAL_SECS,
+        )?;
+        let echo_failures = ranged("ppp.echo_failures", r.echo_failures, 4, ECHO_FAILURES)?;
+        Ok(Self {
+            local_ip,
+            pool,
+            dns,
+            nbns,
+            auth,
+            mru: mru as u16,
+            echo_interval_secs: echo_interval_secs as u64,
+            echo_failures: echo_failures as u32,
+        })
+    }
+}
+
+/// The default `ppp.local_ip` (RFC 5737 TEST-NET-2: harmless until there is routing).
+const DEFAULT_LOCAL_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
+/// The default `ppp.pool`.
+const DEFAULT_POOL: &str = "198.51.100.10-198.51.100.250";
+
+fn users_from_raw(list: Vec<RawUser>) -> Result<Vec<User>, ConfigError> {
+    if list.is_empty() {
+        return Err(invalid(
+            "users",
+            "[]",
+            "must have at least one entry; leave [[users]] out to use the built-in test user",
+        ));
+    }
+    let mut users: Vec<User> = Vec::with_capacity(list.len());
+    for (i, u) in list.into_iter().enumerate() {
+        text_field(&format!("users[{i}].name"), &u.name, false)?;
+        if u.name.contains('\\') {
+            return Err(invalid(
+                format!("users[{i}].name"),
+                format!("{:?}", u.name),
+                "must not contain '\\' (a \"DOMAIN\\\" prefix the client sends is ignored when matching)",
+            ));
+        }
+        if users.iter().any(|x| x.name == u.name) {
+            return Err(invalid(
+                format!("users[{i}].name"),
+                format!("{:?}", u.name),
+                "is defined twice",
+            ));
+        }
+        let password = Secret(Zeroizing::new(u.password));
+        check_password(&format!("users[{i}].password"), &password)?;
+        users.push(User {
+            name: u.name,
+            password,
+        });
+    }
+    Ok(users)
 }
 
 /// Checks a server address (`IP`, `IP:port`, `[v6]:port`, `host` or `host:port`) and returns it
@@ -780,5 +1195,218 @@ mod tests {
         assert!(e.contains("l2tp.host_name"), "{e}");
         let e = err("[l2tp]\nhost_name = \"a\\nb\"\n");
         assert!(e.contains("l2tp.host_name") && e.contains("control"), "{e}");
+    }
+
+    #[test]
+    fn ppp_and_client_defaults() {
+        let c = Config::parse("", "empty").unwrap();
+        let p = &c.ppp;
+        assert_eq!(p.local_ip, Ipv4Addr::new(198, 51, 100, 1));
+        assert_eq!(p.pool.to_string(), "198.51.100.10-198.51.100.250");
+        assert!(p.dns.is_empty() && p.nbns.is_empty());
+        assert_eq!(p.auth.0, [AuthMethod::MsChapV2, AuthMethod::ChapMd5]);
+        assert_eq!(
+            (p.mru, p.echo_interval_secs, p.echo_failures),
+            (1400, 30, 4)
+        );
+        assert!(c.builtin_users() && c.users.is_empty());
+        let store = c.user_store();
+        assert_eq!(store.len(), 1);
+        assert_eq!(
+            store.lookup(TEST_USER).unwrap().password.as_str(),
+            TEST_PASSWORD
+        );
+
+        let cl = &c.client;
+        assert!(cl.builtin_user);
+        assert_eq!(
+            (cl.user.as_str(), cl.password.as_str()),
+            (TEST_USER, TEST_PASSWORD)
+        );
+        assert_eq!(cl.auth.0.len(), 5);
+        assert_eq!(cl.auth.0[0], AuthMethod::MsChapV2);
+        assert_eq!(cl.ping_count, 3);
+    }
+
+    #[test]
+    fn link_configs_for_both_roles() {
+        let c = Config::parse(
+            "[l2tp]\nhost_name = \"lns7\"\n[ppp]\nlocal_ip = \"10.0.0.1\"\npool = \"10.0.0.10-10.0.0.20\"\ndns = [\"10.0.0.53\", \"10.0.0.54\"]\nnbns = [\"10.0.0.137\"]\nauth = [\"pap\", \"eap\"]\nmru = 1300\necho_interval_secs = 0\necho_failures = 9\n[client]\nuser = \"alice\"\npassword = \"pw\"\nauth = [\"chap-md5\"]\n",
+            "t",
+        )
+        .unwrap();
+        let s = c.link_config(Role::Server);
+        assert_eq!(s.role, sras_ppp::Role::Server);
+        assert_eq!(s.local_ipv4, Some(Ipv4Addr::new(10, 0, 0, 1)));
+        assert_eq!(
+            s.dns,
+            [
+                Some(Ipv4Addr::new(10, 0, 0, 53)),
+                Some(Ipv4Addr::new(10, 0, 0, 54))
+            ]
+        );
+        assert_eq!(s.nbns, [Some(Ipv4Addr::new(10, 0, 0, 137)), None]);
+        assert_eq!(s.auth_methods, [AuthMethod::Pap, AuthMethod::Eap]);
+        assert_eq!((s.mru, s.echo_interval, s.echo_failures), (1300, None, 9));
+        assert_eq!(s.name, "lns7");
+        let cl = c.link_config(Role::Client);
+        assert_eq!(cl.role, sras_ppp::Role::Client);
+        assert_eq!((cl.user.as_str(), cl.password.as_str()), ("alice", "pw"));
+        assert_eq!(cl.auth_methods, [AuthMethod::ChapMd5]);
+        assert_eq!(cl.local_ipv4, None);
+        assert_eq!(cl.mru, 1300);
+        assert!(!c.client.builtin_user);
+    }
+
+    #[test]
+    fn ppp_errors_name_the_key() {
+        for (text, key, hint) in [
+            (
+                "[ppp]\npool = \"198.51.100.10\"\n",
+                "ppp.pool",
+                "FIRST-LAST",
+            ),
+            (
+                "[ppp]\npool = \"198.51.100.20-198.51.100.10\"\n",
+                "ppp.pool",
+                "below the first",
+            ),
+            (
+                "[ppp]\npool = \"10.0.0.1-10.0.0.x\"\n",
+                "ppp.pool",
+                "not an IPv4",
+            ),
+            (
+                "[ppp]\npool = \"224.0.0.1-224.0.0.9\"\n",
+                "ppp.pool",
+                "unicast",
+            ),
+            (
+                "[ppp]\nlocal_ip = \"198.51.100.12\"\n",
+                "ppp.local_ip",
+                "inside ppp.pool",
+            ),
+            ("[ppp]\nlocal_ip = \"0.0.0.0\"\n", "ppp.local_ip", "unicast"),
+            (
+                "[ppp]\nlocal_ip = \"2001:db8::1\"\n",
+                "ppp.local_ip",
+                "IPv4",
+            ),
+            (
+                "[ppp]\ndns = [\"1.1.1.1\", \"8.8.8.8\", \"9.9.9.9\"]\n",
+                "ppp.dns",
+                "at most 2",
+            ),
+            ("[ppp]\ndns = [\"dns.example\"]\n", "ppp.dns", "IPv4"),
+            (
+                "[ppp]\nnbns = [\"255.255.255.255\"]\n",
+                "ppp.nbns",
+                "unicast",
+            ),
+            ("[ppp]\nauth = []\n", "ppp.auth", "at least one"),
+            (
+                "[ppp]\nauth = [\"mschap2\"]\n",
+                "ppp.auth",
+                "\"mschapv2\", \"chap-md5\"",
+            ),
+            ("[ppp]\nauth = [\"pap\", \"pap\"]\n", "ppp.auth", "twice"),
+            ("[ppp]\nmru = 100\n", "ppp.mru", "576..=1500"),
+            ("[ppp]\nmru = 9000\n", "ppp.mru", "576..=1500"),
+            (
+                "[ppp]\necho_interval_secs = -1\n",
+                "ppp.echo_interval_secs",
+                "0..=3600",
+            ),
+            ("[ppp]\necho_failures = 0\n", "ppp.echo_failures", "1..=100"),
+            (
+                "[client]\nauth = [\"ntlm\"]\n",
+                "client.auth",
+                "unknown method",
+            ),
+            (
+                "[client]\nping_count = 1001\n",
+                "client.ping_count",
+                "0..=1000",
+            ),
+            (
+                "[client]\nuser = \"alice\"\n",
+                "client.password",
+                "client.user",
+            ),
+            (
+                "[client]\nuser = \"\"\npassword = \"x\"\n",
+                "client.user",
+                "empty",
+            ),
+            (
+                "[client]\nuser = \"a\"\npassword = \"\"\n",
+                "client.password",
+                "empty",
+            ),
+            (
+                "[client]\npassword = \"x\"\n",
+                "client.password",
+                "requires client.user",
+            ),
+        ] {
+            let e = err(text);
+            assert!(
+                e.contains(&format!("{key} = ")) && e.contains(hint),
+                "{text:?}: {e}"
+            );
+        }
+        let e = err("[ppp]\nlocal = \"10.0.0.1\"\n");
+        assert!(e.contains("unknown field") && e.contains("local"), "{e}");
+    }
+
+    #[test]
+    fn users_are_checked_and_never_shown() {
+        let e = err("users = []\n");
+        assert!(
+            e.contains("users = []") && e.contains("built-in test user"),
+            "{e}"
+        );
+        let e = err("[[users]]\nname = \"a\"\npassword = \"x\"\n[[users]]\nname = \"a\"\npassword = \"y\"\n");
+        assert!(e.contains("users[1].name") && e.contains("twice"), "{e}");
+        let e = err("[[users]]\nname = \"CORP\\\\a\"\npassword = \"x\"\n");
+        assert!(e.contains("users[0].name") && e.contains("DOMAIN"), "{e}");
+        let e = err("[[users]]\nname = \"a\"\npassword = \"\"\n");
+        assert!(e.contains("users[0].password"), "{e}");
+        let long = "p".repeat(257);
+        let e = err(&format!("[[users]]\nname = \"a\"\npassword = \"{long}\"\n"));
+        assert!(e.contains("users[0].password") && !e.contains(&long), "{e}");
+        let e = err("[[users]]\nname = \"a\"\n");
+        assert!(e.contains("password"), "{e}");
+
+        let c = Config::parse(
+            "[[users]]\nname = \"alice\"\npassword = \"hunter2-user\"\n[client]\nuser = \"bob\"\npassword = \"hunter2-client\"\n",
+            "t",
+        )
+        .unwrap();
+        assert!(!c.builtin_users());
+        let store = c.user_store();
+        assert!(store.lookup(TEST_USER).is_none(), "the test user is off");
+        assert_eq!(store.lookup("EXAMPLE\\alice").unwrap().name, "alice");
+        for shown in [format!("{c:?}"), c.to_toml()] {
+            assert!(!shown.contains("hunter2"), "{shown}");
+        }
+        assert!(c.to_toml().contains("name = \"alice\""));
+    }
+
+    #[test]
+    fn effective_config_with_ppp_round_trips() {
+        let c = Config::parse(
+            "[ppp]\npool = \"10.1.0.2 - 10.1.0.9\"\nlocal_ip = \"10.1.0.1\"\ndns = [\"10.1.0.53\"]\nauth = [\"eap\", \"mschapv1\"]\n[client]\nping_count = 0\n",
+            "t",
+        )
+        .unwrap();
+        let shown = c.to_toml();
+        assert!(shown.contains("pool = \"10.1.0.2-10.1.0.9\""), "{shown}");
+        assert!(shown.contains("auth = [\"eap\", \"mschapv1\"]"), "{shown}");
+        // The client password is shown redacted: set one, so the text parses back.
+        let again = Config::parse(&shown, "shown").unwrap();
+        assert_eq!(again.to_toml(), shown);
+        assert_eq!(again.ppp.auth, c.ppp.auth);
+        assert_eq!(again.client.ping_count, 0);
     }
 }

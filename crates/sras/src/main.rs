@@ -2,12 +2,17 @@
 //!
 //! This crate is the only one with sockets, a runtime, signals, configuration files and logs;
 //! the protocols live in the sans-IO crates it drives ([`driver`]). Today it runs plain L2TP
-//! (RFC 2661) over UDP: `sras server` is an LNS, `sras connect` a LAC. IPsec and PPP come later.
+//! (RFC 2661) over UDP with PPP in each session: `sras server` is an LNS that authenticates
+//! users and hands out addresses, `sras connect` a LAC that logs in and pings the server.
+//! IPsec and the TUN device come later.
 //!
 //! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
 
 mod config;
 mod driver;
+mod icmp;
+mod pool;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -21,13 +26,14 @@ use tokio::net::UdpSocket;
 use tracing::{error, info, warn};
 use zeroize::Zeroizing;
 
-use crate::config::{Config, ConfigError, Role};
-use crate::driver::{ClientOptions, Driver, Mode, Outcome};
+use crate::config::{method_name, Config, ConfigError, Role};
+use crate::driver::{ClientOptions, Driver, Mode, Outcome, PppSetup};
+use crate::pool::Pool;
 
 /// sras: an L2TP/IPsec remote-access server and client.
 ///
-/// Today: plain L2TP (RFC 2661) over UDP, as server (LNS) and client (LAC). IPsec and PPP are
-/// not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
+/// Today: plain L2TP (RFC 2661) over UDP with PPP, as server (LNS) and client (LAC). IPsec and
+/// the TUN device are not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
 #[derive(Debug, Parser)]
 #[command(name = "sras", version, propagate_version = true)]
 struct Cli {
@@ -43,19 +49,23 @@ struct Cli {
 enum Command {
     /// Run the L2TP server (LNS) on the configured address (default 0.0.0.0:1701).
     ///
-    /// Accepts tunnels and incoming calls from LACs such as xl2tpd. Plain L2TP without IPsec:
-    /// for testing only. SIGTERM or SIGINT closes every tunnel (StopCCN) and exits.
+    /// Accepts tunnels and incoming calls from LACs such as xl2tpd, and runs PPP in each call:
+    /// authenticates the user ([[users]]), hands out an address from ppp.pool and answers pings
+    /// to ppp.local_ip. Plain L2TP without IPsec: for testing only. SIGTERM or SIGINT closes
+    /// every link and tunnel (LCP Terminate, StopCCN) and exits.
     Server {
         /// Configuration file (TOML, see docs/configuration.md); without it the built-in
         /// defaults are used.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Connect to an L2TP server as a LAC: open a tunnel and place an incoming call.
+    /// Connect to an L2TP server as a LAC: open a tunnel, place an incoming call, log in over PPP.
     ///
-    /// Runs until the session closes or a signal arrives. With --exit-when-established it
-    /// prints `ESTABLISHED tunnel=<local>/<peer> session=<local>/<peer>` on stdout once the
-    /// session is up, closes the session and the tunnel cleanly, and exits 0.
+    /// Prints `ESTABLISHED tunnel=<local>/<peer> session=<local>/<peer>` once the L2TP session
+    /// is up, `PPP UP local=<ip> peer=<ip> dns=<ips>` once PPP is, then pings the peer address
+    /// (client.ping_count) and prints `PING <peer>: <replies>/<sent> replies`. Runs until the
+    /// link goes down or a signal arrives; with --exit-when-established it then closes the link,
+    /// the session and the tunnel cleanly and exits 0 if a ping was answered.
     Connect {
         /// Configuration file (TOML, see docs/configuration.md): [l2tp] and [client].
         #[arg(short, long, value_name = "FILE")]
@@ -64,11 +74,11 @@ enum Command {
         /// overrides client.server.
         #[arg(long, value_name = "ADDR")]
         server: Option<String>,
-        /// Once the session is established: print the ESTABLISHED line, close the session and
-        /// the tunnel, and exit 0.
+        /// Once PPP is up and the pings are done: close the link (LCP), the session (CDN) and
+        /// the tunnel (StopCCN), and exit 0 if at least one ping was answered (1 otherwise).
         #[arg(long)]
         exit_when_established: bool,
-        /// Give up (exit 1) if the session is not established within this many seconds.
+        /// Give up (exit 1) if the PPP link is not up within this many seconds.
         #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
     },
@@ -221,8 +231,37 @@ fn server(cfg: Config) -> ExitCode {
             if let Some(to) = l.redirect {
                 info!(to = %to, "every tunnel request will be redirected (StopCCN \"Try Another\")");
             }
-            let mut driver = Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect })
-                .map_err(|e| e.to_string())?;
+            let p = &cfg.ppp;
+            info!(
+                local_ip = %p.local_ip,
+                pool = %p.pool,
+                dns = ?p.dns,
+                nbns = ?p.nbns,
+                auth = %methods(&p.auth.0),
+                mru = p.mru,
+                echo_interval_secs = p.echo_interval_secs,
+                users = cfg.user_store().len(),
+                "PPP server settings"
+            );
+            if cfg.builtin_users() {
+                warn!(
+                    "NO [[users]] CONFIGURED: the built-in test user {:?} is active and its password is published in docs/configuration.md; anybody can log in. Define [[users]] before any real use",
+                    config::TEST_USER
+                );
+            }
+            if p.auth.0.contains(&sras_ppp::AuthMethod::Pap) {
+                warn!("ppp.auth allows PAP: the password crosses the network in the clear (nothing protects it without IPsec)");
+            }
+            let ppp = PppSetup {
+                link: cfg.link_config(Role::Server),
+                users: Some(cfg.user_store()),
+                pool: Some(Pool::new(p.pool)),
+                ping_count: 0,
+                rng_seed: *os_seed()?,
+            };
+            let mut driver =
+                Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect }, ppp)
+                    .map_err(|e| e.to_string())?;
             if let Some(source) = l.float_source {
                 driver.bind_source(source)?;
                 info!(source = %source, "new tunnels are answered from this address (RFC 3193 §4)");
@@ -279,17 +318,45 @@ fn connect(
                 hide_avps = cfg.l2tp.hide_avps,
                 "L2TP client (LAC) starting"
             );
+            let c = &cfg.client;
+            info!(
+                user = ?c.user,
+                auth = %methods(&c.auth.0),
+                ping_count = c.ping_count,
+                "PPP client settings"
+            );
+            if c.builtin_user {
+                warn!(
+                    "client.user is not set: logging in as the built-in test user {:?} (docs/configuration.md)",
+                    config::TEST_USER
+                );
+            }
             let opts = ClientOptions {
                 server: server_addr,
                 exit_when_established,
                 timeout,
             };
-            let driver =
-                Driver::new(endpoint, socket, Mode::Client(opts)).map_err(|e| e.to_string())?;
+            let ppp = PppSetup {
+                link: cfg.link_config(Role::Client),
+                users: None,
+                pool: None,
+                ping_count: c.ping_count,
+                rng_seed: *os_seed()?,
+            };
+            let driver = Driver::new(endpoint, socket, Mode::Client(opts), ppp)
+                .map_err(|e| e.to_string())?;
             Ok(driver.run().await)
         })
     })();
     finish(result)
+}
+
+/// Authentication methods by their configuration names, for the logs.
+fn methods(list: &[sras_ppp::AuthMethod]) -> String {
+    list.iter()
+        .map(|m| method_name(*m))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[cfg(test)]

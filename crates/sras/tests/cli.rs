@@ -138,26 +138,50 @@ fn connect(config: &PathBuf, port: u16) -> Output {
 }
 
 /// `ESTABLISHED tunnel=<n>/<n> session=<n>/<n>` with every ID non-zero.
-fn assert_established_line(stdout: &str) {
-    let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "stdout: {stdout:?}");
-    let rest = lines[0]
+fn assert_established_line(line: &str) {
+    let rest = line
         .strip_prefix("ESTABLISHED tunnel=")
-        .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+        .unwrap_or_else(|| panic!("not an ESTABLISHED line: {line:?}"));
     let (tunnel, session) = rest
         .split_once(" session=")
-        .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+        .unwrap_or_else(|| panic!("{line:?}"));
     for pair in [tunnel, session] {
-        let (a, b) = pair
-            .split_once('/')
-            .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+        let (a, b) = pair.split_once('/').unwrap_or_else(|| panic!("{line:?}"));
         for id in [a, b] {
             let id: u16 = id
                 .parse()
-                .unwrap_or_else(|_| panic!("not an ID: {id:?} in {stdout:?}"));
-            assert_ne!(id, 0, "stdout: {stdout:?}");
+                .unwrap_or_else(|_| panic!("not an ID: {id:?} in {line:?}"));
+            assert_ne!(id, 0, "{line:?}");
         }
     }
+}
+
+/// What a successful `sras connect --exit-when-established` prints: the ESTABLISHED line, the
+/// PPP UP line (its fields returned), and the ping tally.
+fn assert_connect_output(stdout: &str, dns: &str, pings: &str) -> (String, String) {
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 3, "stdout: {stdout:?}");
+    assert_established_line(lines[0]);
+    let up = lines[1]
+        .strip_prefix("PPP UP ")
+        .unwrap_or_else(|| panic!("stdout: {stdout:?}"));
+    let fields: Vec<(&str, &str)> = up
+        .split(' ')
+        .map(|f| f.split_once('=').unwrap_or_else(|| panic!("{up:?}")))
+        .collect();
+    assert_eq!(
+        fields.iter().map(|(k, _)| *k).collect::<Vec<_>>(),
+        ["local", "peer", "dns"],
+        "{up:?}"
+    );
+    let (local, peer) = (fields[0].1.to_owned(), fields[1].1.to_owned());
+    assert_eq!(fields[2].1, dns, "{up:?}");
+    assert_eq!(
+        lines[2],
+        format!("PING {peer}: {pings} replies"),
+        "stdout: {stdout:?}"
+    );
+    (local, peer)
 }
 
 fn server_and_client(test: &str, extra: &str) {
@@ -182,7 +206,7 @@ fn server_and_client(test: &str, extra: &str) {
         "connect failed ({:?})\nstdout: {stdout}\nstderr:\n{stderr}",
         out.status
     );
-    assert_established_line(&stdout);
+    assert_connect_output(&stdout, "none", "3/3");
     assert!(stderr.contains("tunnel established"), "{stderr}");
     assert!(stderr.contains("session established"), "{stderr}");
     assert!(
@@ -214,6 +238,138 @@ fn connect_with_tunnel_authentication_and_hidden_avps() {
         "auth",
         "secret = \"s3cret-for-tests\"\nchallenge = true\nhide_avps = true\n",
     );
+}
+
+/// The built-in test user (docs/configuration.md), named explicitly on the client side.
+const TEST_USER: &str = "sras-test";
+const TEST_PASSWORD: &str = "sras-test-password";
+
+/// `sras server` with `server_extra` appended to its config, `sras connect` with `client_extra`
+/// appended to its `[client]` section; returns the connect output and the server's log.
+fn ppp_run(test: &str, server_extra: &str, client_extra: &str) -> (Output, Vec<String>) {
+    let port = free_port();
+    let server_cfg = temp_file(
+        test,
+        "server.toml",
+        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n{server_extra}"),
+    );
+    let client_cfg = temp_file(
+        test,
+        "client.toml",
+        &format!("[l2tp]\nhello_interval_secs = 0\n[client]\n{client_extra}"),
+    );
+    let mut server = Server::start(&server_cfg);
+    let out = connect(&client_cfg, port);
+    server.wait_for("tunnel closed", Duration::from_secs(10));
+    let (code, log) = server.terminate();
+    assert_eq!(code, 0, "server exit status; log:\n{}", log.join("\n"));
+    (out, log)
+}
+
+fn assert_success(out: &Output) -> String {
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "connect failed ({:?})\nstdout: {stdout}\nstderr:\n{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
+#[test]
+fn ppp_login_as_the_builtin_test_user_gets_an_address_and_ping_replies() {
+    let (out, log) = ppp_run(
+        "ppp-default",
+        "[ppp]\ndns = [\"198.51.100.53\", \"198.51.100.54\"]\n",
+        &format!("user = \"{TEST_USER}\"\npassword = \"{TEST_PASSWORD}\"\n"),
+    );
+    let stdout = assert_success(&out);
+    let (local, peer) = assert_connect_output(&stdout, "198.51.100.53,198.51.100.54", "3/3");
+    // The defaults: the server is 198.51.100.1, the first client gets the pool's first address.
+    assert_eq!(
+        (local.as_str(), peer.as_str()),
+        ("198.51.100.10", "198.51.100.1")
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PPP authenticated"), "{stderr}");
+    assert!(!stderr.contains("not acknowledged"), "{stderr}");
+
+    let log = log.join("\n");
+    assert!(log.contains("NO [[users]] CONFIGURED"), "{log}");
+    for needle in [
+        "PPP login accepted",
+        "PPP authenticated",
+        "method=\"mschapv2\"",
+        "PPP link up",
+        "peer=198.51.100.10",
+        "echo_answered=3",
+        "released=198.51.100.10",
+    ] {
+        assert!(log.contains(needle), "server log lacks {needle:?}:\n{log}");
+    }
+    assert!(
+        !log.contains(TEST_PASSWORD) && !stderr.contains(TEST_PASSWORD),
+        "password logged"
+    );
+}
+
+#[test]
+fn ppp_every_method_with_configured_users_and_a_domain_prefix() {
+    for method in ["mschapv2", "chap-md5", "mschapv1", "pap", "eap"] {
+        let (out, log) = ppp_run(
+            &format!("ppp-{method}"),
+            &format!("[ppp]\nauth = [\"{method}\"]\npool = \"10.9.0.5-10.9.0.6\"\nlocal_ip = \"10.9.0.1\"\n[[users]]\nname = \"alice\"\npassword = \"Wonder-land 1\"\n[[users]]\nname = \"bob\"\npassword = \"builder\"\n"),
+            "user = \"CORP\\\\alice\"\npassword = \"Wonder-land 1\"\nping_count = 2\n",
+        );
+        let stdout = assert_success(&out);
+        let (local, peer) = assert_connect_output(&stdout, "none", "2/2");
+        assert_eq!(
+            (local.as_str(), peer.as_str()),
+            ("10.9.0.5", "10.9.0.1"),
+            "{method}"
+        );
+        let log = log.join("\n");
+        assert!(
+            log.contains(&format!("method=\"{method}\"")) && log.contains("PPP authenticated"),
+            "{method}: {log}"
+        );
+        assert!(!log.contains("NO [[users]]"), "{log}");
+        assert!(!log.contains("Wonder-land"), "password logged: {log}");
+    }
+}
+
+#[test]
+fn ppp_wrong_password_fails_with_the_reason() {
+    let (out, log) = ppp_run(
+        "ppp-wrong",
+        "",
+        &format!("user = \"{TEST_USER}\"\npassword = \"not-the-password\"\n"),
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("PPP UP"), "{stdout}");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    assert!(
+        !stderr.contains("not-the-password"),
+        "password logged: {stderr}"
+    );
+    let log = log.join("\n");
+    assert!(log.contains("PPP login refused: wrong password"), "{log}");
+    assert!(!log.contains("not-the-password"), "password logged: {log}");
+}
+
+#[test]
+fn ppp_no_common_method_fails() {
+    let (out, _log) = ppp_run(
+        "ppp-nomethod",
+        "[ppp]\nauth = [\"pap\"]\n",
+        "auth = [\"mschapv2\"]\n",
+    );
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("PPP link down"), "{stderr}");
 }
 
 #[test]
@@ -331,4 +487,81 @@ fn server_reports_a_taken_port() {
         err.contains(&format!("127.0.0.1:{port}")) && err.contains("xl2tpd"),
         "{err}"
     );
+}
+
+/// Reads a child's stdout lines on a thread.
+fn lines_of(child: &mut Child) -> mpsc::Receiver<String> {
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = mpsc::channel();
+    thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    rx
+}
+
+#[test]
+fn ppp_pool_exhaustion_refuses_and_the_address_comes_back() {
+    let port = free_port();
+    let server_cfg = temp_file(
+        "ppp-pool",
+        "server.toml",
+        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n[ppp]\npool = \"10.9.0.5-10.9.0.5\"\nlocal_ip = \"10.9.0.1\"\n"),
+    );
+    let client_cfg = temp_file(
+        "ppp-pool",
+        "client.toml",
+        "[l2tp]\nhello_interval_secs = 0\n[client]\nping_count = 1\n",
+    );
+    let mut server = Server::start(&server_cfg);
+
+    // The first client takes the only address and stays connected.
+    let mut first = Command::new(SRAS)
+        .args(["connect", "-c"])
+        .arg(&client_cfg)
+        .args(["--server", &format!("127.0.0.1:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let lines = lines_of(&mut first);
+    let mut seen: Vec<String> = Vec::new();
+    while !seen.iter().any(|l| l.starts_with("PING ")) {
+        match lines.recv_timeout(Duration::from_secs(20)) {
+            Ok(l) => seen.push(l),
+            Err(_) => {
+                let _ = first.kill();
+                panic!("first client: {seen:?}");
+            }
+        }
+    }
+    assert!(
+        seen.iter().any(|l| l.starts_with("PPP UP local=10.9.0.5 ")),
+        "{seen:?}"
+    );
+
+    // The second is refused: no address left.
+    let out = connect(&client_cfg, port);
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("authentication failed"), "{stderr}");
+    server.wait_for("the address pool is exhausted", Duration::from_secs(5));
+
+    // The first leaves cleanly; its address is released and the next client gets it.
+    let _ = Command::new("kill")
+        .args(["-TERM", &first.id().to_string()])
+        .status();
+    let status = first.wait().unwrap();
+    assert!(status.success(), "first client after SIGTERM: {status:?}");
+    server.wait_for("released=10.9.0.5", Duration::from_secs(10));
+    let out = connect(&client_cfg, port);
+    let stdout = assert_success(&out);
+    let (local, _) = assert_connect_output(&stdout, "none", "1/1");
+    assert_eq!(local, "10.9.0.5");
+    let (code, _) = server.terminate();
+    assert_eq!(code, 0);
 }

@@ -1,0 +1,794 @@
+//! The PPP link in each established L2TP session (sras-ppp), until `sras-stack` composes them.
+//!
+//! - Server: every session that reaches SessionEstablished gets a [`Link`] in the server role,
+//!   opened at once. `Event::AuthRequested` is answered from the local users ([`Users`]) with an
+//!   address leased from the [`Pool`]; `LinkDown` ends the call (CDN) and frees the address; the
+//!   end of the session (`SessionClosed`) is the link's `lower_down`.
+//! - Client: the one session's link in the client role. `LinkUp` prints `PPP UP ...`, then
+//!   [`Ping`] sends ICMP echo requests to the server's address, one a second, and prints the
+//!   tally; with `--exit-when-established` the link is closed (LCP), then the call and tunnel.
+//! - IP: there is no TUN device yet. An ICMP echo request to our own PPP address is answered in
+//!   user space ([`icmp`]); every other packet is counted and dropped.
+//!
+//! Frames leave through [`Driver::queue_data`]: the L2TP data header is written in place before
+//! the frame ([`Endpoint::encapsulate`](sras_l2tp::Endpoint::encapsulate)) and the datagram
+//! queued in [`Driver::out`].
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::Ipv4Addr;
+use std::ops::Range;
+use std::time::{Duration, Instant};
+
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
+use sras_core::{RateLimiter, Transmit};
+use sras_l2tp::wire;
+use sras_l2tp::{SessionHandle, DATA_HEADER_MAX};
+use sras_ppp::{
+    AuthRequest, DownReason, Event, Link, LinkConfig, LinkInfo, Received, Verdict, PPP_HEADER_LEN,
+};
+use tracing::{debug, info, warn};
+
+use super::{result_code, Closing, Driver, Outcome, CLOSE_GRACE};
+use crate::config::method_name;
+use crate::icmp;
+use crate::pool::Pool;
+use crate::users::Users;
+
+/// Room before an IP packet for the PPP header and the largest L2TP data header.
+const HEADROOM: usize = DATA_HEADER_MAX + PPP_HEADER_LEN;
+/// The client's echo requests go one a second, like `ping`, the first one a second after the
+/// link came up: a peer may still be configuring its interface when IPCP opens (pppd drops IP
+/// until its ip-pre-up script has run and the interface is up).
+const PING_INTERVAL: Duration = Duration::from_secs(1);
+/// How long the client waits for the reply to its last echo request.
+const PING_WAIT: Duration = Duration::from_secs(2);
+/// Echo data bytes, as `ping` sends by default.
+const PING_DATA_LEN: usize = 56;
+/// The message of a refused login (the same for an unknown user and a wrong password).
+const AUTH_FAILED: &str = "Authentication failed";
+
+/// What the PPP side of the driver is given at start-up.
+pub(crate) struct PppSetup {
+    /// The configuration each link starts from (its `rng_seed` is drawn per link).
+    pub(crate) link: LinkConfig,
+    /// Server: the local users.
+    pub(crate) users: Option<Users>,
+    /// Server: the address pool.
+    pub(crate) pool: Option<Pool>,
+    /// Client: echo requests to send once the link is up.
+    pub(crate) ping_count: u32,
+    /// Seeds the RNG of link seeds and ping identifiers.
+    pub(crate) rng_seed: [u8; 32],
+}
+
+/// The links and what they share.
+pub(super) struct Ppp {
+    link: LinkConfig,
+    users: Option<Users>,
+    pool: Option<Pool>,
+    ping_count: u16,
+    rng: StdRng,
+    links: HashMap<SessionHandle, PppSession>,
+    /// Links that may have frames or events to drain.
+    dirty: Vec<SessionHandle>,
+    log: RateLimiter,
+}
+
+impl Ppp {
+    pub(super) fn new(setup: PppSetup) -> Self {
+        Self {
+            link: setup.link,
+            users: setup.users,
+            pool: setup.pool,
+            ping_count: setup.ping_count.min(u32::from(u16::MAX)) as u16,
+            rng: StdRng::from_seed(setup.rng_seed),
+            links: HashMap::new(),
+            dirty: Vec::new(),
+            log: RateLimiter::new(10, Duration::from_secs(1)),
+        }
+    }
+}
+
+/// One session's link and what the daemon remembers of it.
+struct PppSession {
+    link: Link,
+    /// Our Session ID, for the logs.
+    local_sid: u16,
+    /// The user, once authenticated.
+    user: Option<String>,
+    /// Server: the address leased to the peer.
+    lease: Option<Ipv4Addr>,
+    /// Set by LinkUp.
+    up: Option<LinkInfo>,
+    /// ICMP echo requests answered.
+    echo_answered: u64,
+    /// IP packets dropped (no TUN yet).
+    ip_dropped: u64,
+}
+
+/// The client's pings to the server's PPP address.
+#[derive(Debug)]
+pub(super) struct Ping {
+    ident: u16,
+    local: Ipv4Addr,
+    peer: Ipv4Addr,
+    count: u16,
+    sent: u16,
+    replies: u16,
+    /// When each sequence number (1-based, index seq - 1) was sent and whether it was answered.
+    sent_at: Vec<Instant>,
+    answered: Vec<bool>,
+    next_send: Option<Instant>,
+    wait_until: Option<Instant>,
+}
+
+impl Ping {
+    fn new(ident: u16, local: Ipv4Addr, peer: Ipv4Addr, count: u16, now: Instant) -> Self {
+        Self {
+            ident,
+            local,
+            peer,
+            count,
+            sent: 0,
+            replies: 0,
+            sent_at: Vec::with_capacity(count.into()),
+            answered: Vec::with_capacity(count.into()),
+            next_send: Some(now + PING_INTERVAL),
+            wait_until: None,
+        }
+    }
+
+    /// The next echo request, if one is due.
+    fn due(&mut self, now: Instant) -> Option<Vec<u8>> {
+        let at = self.next_send.filter(|&t| now >= t)?;
+        self.sent += 1;
+        self.sent_at.push(now);
+        self.answered.push(false);
+        if self.sent < self.count {
+            self.next_send = Some((at + PING_INTERVAL).max(now));
+        } else {
+            self.next_send = None;
+            self.wait_until = Some(now + PING_WAIT);
+        }
+        let data: Vec<u8> = (0..PING_DATA_LEN).map(|i| i as u8).collect();
+        Some(icmp::echo_request(
+            self.local, self.peer, self.ident, self.sent, &data,
+        ))
+    }
+
+    /// A reply to `seq`: its round-trip time, or `None` for a duplicate or unknown number.
+    fn on_reply(&mut self, now: Instant, seq: u16) -> Option<Duration> {
+        let i = usize::from(seq.checked_sub(1)?);
+        let answered = self.answered.get_mut(i)?;
+        if *answered {
+            return None;
+        }
+        *answered = true;
+        self.replies += 1;
+        Some(now.saturating_duration_since(self.sent_at[i]))
+    }
+
+    fn done(&self, now: Instant) -> bool {
+        self.sent == self.count
+            && (self.replies == self.count || self.wait_until.is_some_and(|w| now >= w))
+    }
+
+    fn deadline(&self) -> Option<Instant> {
+        self.next_send.or(self.wait_until)
+    }
+}
+
+impl Driver {
+    /// A session is established: its link starts (LCP Configure-Request).
+    pub(super) fn ppp_start(&mut self, now: Instant, session: SessionHandle) {
+        let mut config = self.ppp.link.clone();
+        config.rng_seed = self.ppp.rng.random();
+        let role = config.role;
+        let mut link = Link::new(config);
+        link.open(now);
+        let local_sid = self.sessions.get(&session).map_or(0, |s| s.local_id.0);
+        debug!(local_sid, role = ?role, "PPP link opened (LCP)");
+        self.ppp.links.insert(
+            session,
+            PppSession {
+                link,
+                local_sid,
+                user: None,
+                lease: None,
+                up: None,
+                echo_answered: 0,
+                ip_dropped: 0,
+            },
+        );
+        self.ppp.dirty.push(session);
+    }
+
+    /// The session is gone: its link ends (`lower_down`), which frees its address.
+    pub(super) fn ppp_session_gone(&mut self, now: Instant, session: SessionHandle) {
+        if let Some(p) = self.ppp.links.get_mut(&session) {
+            p.link.lower_down(now);
+            self.ppp.dirty.push(session);
+        }
+    }
+
+    /// A PPP frame from an established session.
+    pub(super) fn on_ppp_frame(&mut self, now: Instant, session: SessionHandle, frame: &[u8]) {
+        let Some(p) = self.ppp.links.get_mut(&session) else {
+            if let Some(suppressed) = self.ppp.log.check(now) {
+                debug!(
+                    len = frame.len(),
+                    suppressed, "PPP frame for a session without a link: dropped"
+                );
+            }
+            return;
+        };
+        let result = p.link.handle_frame(now, frame);
+        let local_sid = p.local_sid;
+        self.ppp.dirty.push(session);
+        match result {
+            Ok(Received::Control) => {}
+            Ok(Received::Ipv4(packet)) => self.on_ipv4(now, session, packet),
+            Ok(Received::Ipv6(packet)) => {
+                self.drop_ip(now, session, packet.len(), &"IPv6");
+            }
+            Err(e) => {
+                if let Some(suppressed) = self.ppp.log.check(now) {
+                    debug!(local_sid, error = %e, suppressed, "PPP frame not taken");
+                }
+            }
+        }
+    }
+
+    /// An IPv4 packet from a link: an echo request to our address is answered, a reply to the
+    /// client's pings counted, anything else dropped.
+    fn on_ipv4(&mut self, now: Instant, session: SessionHandle, packet: &[u8]) {
+        let Some(info) = self.ppp.links.get(&session).and_then(|p| p.up.clone()) else {
+            self.drop_ip(now, session, packet.len(), &"before LinkUp");
+            return;
+        };
+        let why = match icmp::echo_reply(packet, info.local) {
+            Ok(reply) if reply.len() <= usize::from(info.peer_mru) => {
+                if let Some(p) = self.ppp.links.get_mut(&session) {
+                    p.echo_answered += 1;
+                }
+                debug!(
+                    len = packet.len(),
+                    "ICMP echo request to our PPP address answered"
+                );
+                self.send_ip(session, &reply);
+                return;
+            }
+            Ok(_) => {
+                let why = "echo reply larger than the peer's MRU";
+                self.drop_ip(now, session, packet.len(), &why);
+                return;
+            }
+            Err(why) => why,
+        };
+        if let Some(c) = self.client.as_mut().filter(|c| c.session == Some(session)) {
+            if let Some(ping) = &mut c.ping {
+                if let Ok((seq, _)) =
+                    icmp::parse_echo_reply(packet, ping.peer, ping.local, ping.ident)
+                {
+                    match ping.on_reply(now, seq) {
+                        Some(rtt) => info!(
+                            from = %ping.peer,
+                            seq,
+                            time_ms = format_args!("{:.1}", rtt.as_secs_f64() * 1000.0),
+                            "ICMP echo reply"
+                        ),
+                        None => debug!(seq, "duplicate or unexpected ICMP echo reply"),
+                    }
+                    return;
+                }
+            }
+        }
+        self.drop_ip(now, session, packet.len(), &why);
+    }
+
+    /// Counts and drops an IP packet (there is no TUN device yet).
+    fn drop_ip(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        len: usize,
+        why: &dyn fmt::Display,
+    ) {
+        let Some(p) = self.ppp.links.get_mut(&session) else {
+            return;
+        };
+        p.ip_dropped += 1;
+        let (local_sid, dropped) = (p.local_sid, p.ip_dropped);
+        if let Some(suppressed) = self.ppp.log.check(now) {
+            debug!(
+                local_sid,
+                len,
+                why = %why,
+                dropped,
+                suppressed,
+                "IP packet dropped: no TUN device yet (only ICMP echo to our PPP address is answered)"
+            );
+        }
+    }
+
+    /// Sends an IPv4 packet over `session`'s link.
+    fn send_ip(&mut self, session: SessionHandle, packet: &[u8]) {
+        let Some(p) = self.ppp.links.get_mut(&session) else {
+            return;
+        };
+        let mut buf = vec![0u8; HEADROOM + packet.len()];
+        buf[HEADROOM..].copy_from_slice(packet);
+        let end = buf.len();
+        match p.link.encapsulate_ip(&mut buf, HEADROOM..end, false) {
+            Ok(frame) => self.queue_data(session, buf, frame),
+            Err(e) => debug!(local_sid = p.local_sid, error = %e, "cannot frame an IP packet"),
+        }
+    }
+
+    /// Sends a PPP frame in `session`.
+    fn send_frame(&mut self, session: SessionHandle, frame: &[u8]) {
+        let mut buf = vec![0u8; DATA_HEADER_MAX + frame.len()];
+        buf[DATA_HEADER_MAX..].copy_from_slice(frame);
+        let end = buf.len();
+        self.queue_data(session, buf, DATA_HEADER_MAX..end);
+    }
+
+    /// Writes the L2TP data header before `buf[payload]` and queues the datagram.
+    fn queue_data(&mut self, session: SessionHandle, mut buf: Vec<u8>, payload: Range<usize>) {
+        match self.endpoint.encapsulate(session, &mut buf, payload) {
+            Ok(t) => {
+                buf.truncate(t.range.end);
+                buf.drain(..t.range.start);
+                self.out.push_back(Transmit {
+                    destination: t.destination,
+                    source: t.source,
+                    payload: buf,
+                });
+            }
+            Err(e) => debug!(error = %e, "PPP frame not sent (session not established)"),
+        }
+    }
+
+    /// Moves the frames of every link that may have some into [`Driver::out`] and acts on their
+    /// events, until they are quiet.
+    pub(super) fn pump_links(&mut self, now: Instant) {
+        while let Some(s) = self.ppp.dirty.pop() {
+            while let Some(p) = self.ppp.links.get_mut(&s) {
+                let frames: Vec<Vec<u8>> = std::iter::from_fn(|| p.link.poll_transmit()).collect();
+                let events: Vec<Event> = std::iter::from_fn(|| p.link.poll_event()).collect();
+                if frames.is_empty() && events.is_empty() {
+                    break;
+                }
+                for f in &frames {
+                    self.send_frame(s, f);
+                }
+                for e in events {
+                    self.on_link_event(now, s, e);
+                }
+            }
+        }
+    }
+
+    /// Lets time pass for the links that are due.
+    pub(super) fn links_timeout(&mut self, now: Instant) {
+        for (s, p) in &mut self.ppp.links {
+            if p.link.poll_timeout().is_some_and(|d| d <= now) {
+                p.link.handle_timeout(now);
+                self.ppp.dirty.push(*s);
+            }
+        }
+    }
+
+    /// The earliest deadline of any link.
+    pub(super) fn links_deadline(&self) -> Option<Instant> {
+        self.ppp
+            .links
+            .values()
+            .filter_map(|p| p.link.poll_timeout())
+            .min()
+    }
+
+    /// Starts closing `session`'s link (LCP Terminate-Request).
+    pub(super) fn close_link(&mut self, now: Instant, session: SessionHandle, reason: &str) {
+        if let Some(p) = self.ppp.links.get_mut(&session) {
+            p.link.close(now, reason);
+            self.ppp.dirty.push(session);
+        }
+    }
+
+    /// Starts closing every link, and queues their Terminate-Requests.
+    pub(super) fn close_links(&mut self, now: Instant, reason: &str) {
+        let all: Vec<SessionHandle> = self.ppp.links.keys().copied().collect();
+        for s in all {
+            self.close_link(now, s, reason);
+        }
+        self.pump_links(now);
+    }
+
+    fn on_link_event(&mut self, now: Instant, session: SessionHandle, event: Event) {
+        match event {
+            Event::AuthRequested(r) => self.on_auth_request(now, session, &r),
+            Event::Authenticated { user, method } => {
+                let Some(p) = self.ppp.links.get_mut(&session) else {
+                    return;
+                };
+                info!(
+                    local_sid = p.local_sid,
+                    user = ?user,
+                    method = method_name(method),
+                    "PPP authenticated"
+                );
+                p.user = Some(user);
+            }
+            Event::LinkUp(info) => {
+                let Some(p) = self.ppp.links.get_mut(&session) else {
+                    return;
+                };
+                info!(
+                    local_sid = p.local_sid,
+                    user = ?p.user.as_deref().unwrap_or(""),
+                    local = %info.local,
+                    peer = %info.peer,
+                    dns = %Servers(&info.dns),
+                    nbns = %Servers(&info.nbns),
+                    mru = info.mru,
+                    peer_mru = info.peer_mru,
+                    "PPP link up"
+                );
+                if p.lease.is_some_and(|a| a != info.peer) {
+                    warn!(local_sid = p.local_sid, leased = %Servers(&[p.lease, None]), peer = %info.peer, "PPP peer address differs from the leased one");
+                }
+                p.up = Some(info.clone());
+                self.client_link_up(now, session, &info);
+            }
+            Event::Ipv6Up { local_id, peer_id } => {
+                let sid = self.ppp.links.get(&session).map_or(0, |p| p.local_sid);
+                info!(
+                    local_sid = sid,
+                    local_id = ?local_id,
+                    peer_id = ?peer_id,
+                    "PPP IPv6CP up (IPv6 packets are dropped until there is a TUN device)"
+                );
+            }
+            Event::LinkDown { reason } => self.on_link_down(now, session, &reason),
+            other => debug!(event = ?other, "PPP event"),
+        }
+    }
+
+    /// Server: decides a login from the local users and leases the peer an address.
+    fn on_auth_request(&mut self, now: Instant, session: SessionHandle, r: &AuthRequest) {
+        let Ppp {
+            users,
+            pool,
+            links,
+            dirty,
+            ..
+        } = &mut self.ppp;
+        let Some(p) = links.get_mut(&session) else {
+            return;
+        };
+        let method = method_name(r.method);
+        let sid = p.local_sid;
+        let reject = |message: &str| Verdict::Reject {
+            message: Some(message.to_owned()),
+        };
+        let verdict = match users.as_ref().map(|u| u.lookup(&r.user)) {
+            None => {
+                warn!(
+                    local_sid = sid,
+                    "PPP authentication request on a client link: refused"
+                );
+                reject(AUTH_FAILED)
+            }
+            Some(None) => {
+                warn!(local_sid = sid, user = ?r.user, method, "PPP login refused: unknown user");
+                reject(AUTH_FAILED)
+            }
+            Some(Some(u)) if !r.verify_password(u.password.as_str()) => {
+                warn!(local_sid = sid, user = ?r.user, method, "PPP login refused: wrong password");
+                reject(AUTH_FAILED)
+            }
+            Some(Some(u)) => match p.lease.or_else(|| pool.as_mut().and_then(Pool::allocate)) {
+                None => {
+                    let (range, in_use) = pool
+                        .as_ref()
+                        .map_or((String::new(), 0), |p| (p.range().to_string(), p.in_use()));
+                    warn!(local_sid = sid, user = ?r.user, method, pool = %range, in_use, "PPP login refused: the address pool is exhausted");
+                    reject("No address available")
+                }
+                Some(a) => {
+                    p.lease = Some(a);
+                    info!(local_sid = sid, user = ?r.user, method, peer_ip = %a, "PPP login accepted");
+                    r.accept_with_password(u.password.as_str(), Some(a))
+                }
+            },
+        };
+        // The name the peer gave, for the link's later log lines (Authenticated confirms it).
+        p.user = Some(r.user.clone());
+        p.link.complete_auth(now, r.id, verdict);
+        dirty.push(session);
+    }
+
+    fn on_link_down(&mut self, now: Instant, session: SessionHandle, reason: &DownReason) {
+        let Some(p) = self.ppp.links.remove(&session) else {
+            return;
+        };
+        if let (Some(a), Some(pool)) = (p.lease, &mut self.ppp.pool) {
+            pool.release(a);
+        }
+        let stats = p.link.stats();
+        info!(
+            local_sid = p.local_sid,
+            user = ?p.user.as_deref().unwrap_or(""),
+            reason = %Down(reason),
+            released = %Servers(&[p.lease, None]),
+            ip_rx = stats.ip_rx,
+            ip_tx = stats.ip_tx,
+            echo_answered = p.echo_answered,
+            ip_dropped = p.ip_dropped,
+            "PPP link down"
+        );
+        if self.client.is_some() {
+            self.client_link_down(now, session, reason);
+            return;
+        }
+        // Server: the call ends with the link, unless the session went first.
+        if matches!(reason, DownReason::LowerDown) || !self.endpoint.session_is_established(session)
+        {
+            return;
+        }
+        let (result, message) = cdn_for(reason);
+        if let Err(e) = self
+            .endpoint
+            .close_session(now, session, result_code(result, &message))
+        {
+            debug!(error = %e, "close_session refused");
+        }
+    }
+
+    // ----- client -------------------------------------------------------------------------
+
+    fn client_link_up(&mut self, now: Instant, session: SessionHandle, info: &LinkInfo) {
+        let ident: u16 = self.ppp.rng.random();
+        let count = self.ppp.ping_count;
+        let Some(c) = self.client.as_mut().filter(|c| c.session == Some(session)) else {
+            return;
+        };
+        if c.ppp_up {
+            return;
+        }
+        c.ppp_up = true;
+        println!(
+            "PPP UP local={} peer={} dns={}",
+            info.local,
+            info.peer,
+            Servers(&info.dns)
+        );
+        if count == 0 {
+            self.client_pings_done(now);
+        } else {
+            info!(peer = %info.peer, count, "pinging the server's PPP address");
+            c.ping = Some(Ping::new(ident, info.local, info.peer, count, now));
+        }
+    }
+
+    fn client_link_down(&mut self, now: Instant, session: SessionHandle, reason: &DownReason) {
+        let Some(c) = self.client.as_mut().filter(|c| c.session == Some(session)) else {
+            return;
+        };
+        c.ping = None;
+        if let Some(closing) = c.ppp_closing.take() {
+            // Our own close finished: now the call and the tunnel.
+            self.close_client(now, closing.outcome, wire::result::GENERAL_REQUEST, "done");
+            return;
+        }
+        // When the session or tunnel went first, their events say why.
+        if self.closing.is_some() || matches!(reason, DownReason::LowerDown) {
+            return;
+        }
+        let outcome = Outcome::Failed(format!("PPP link down: {}", Down(reason)));
+        self.close_client(now, outcome, wire::result::GENERAL_REQUEST, "PPP link down");
+    }
+
+    /// Client: sends the echo requests that are due, finishes the pings, gives up waiting for
+    /// the link to close.
+    pub(super) fn client_timers(&mut self, now: Instant) {
+        let Some(c) = &mut self.client else { return };
+        if c.ppp_closing.as_ref().is_some_and(|pc| now >= pc.deadline) {
+            let outcome = c.ppp_closing.take().map_or(Outcome::Done, |pc| pc.outcome);
+            warn!(
+                "the PPP link did not finish closing within {} s (no LCP Terminate-Ack); ending the call anyway",
+                CLOSE_GRACE.as_secs()
+            );
+            self.close_client(now, outcome, wire::result::GENERAL_REQUEST, "done");
+            return;
+        }
+        let Some(session) = c.session else { return };
+        let Some(ping) = &mut c.ping else { return };
+        let request = ping.due(now);
+        let done = ping.done(now);
+        if let Some(r) = request {
+            self.send_ip(session, &r);
+        }
+        if done {
+            self.client_pings_done(now);
+        }
+    }
+
+    /// Client: the earliest of its own deadlines (next ping, end of the pings, end of closing).
+    pub(super) fn client_deadline(&self) -> Option<Instant> {
+        let c = self.client.as_ref()?;
+        [
+            c.ping.as_ref().and_then(Ping::deadline),
+            c.ppp_closing.as_ref().map(|pc| pc.deadline),
+        ]
+        .into_iter()
+        .flatten()
+        .min()
+    }
+
+    fn client_pings_done(&mut self, now: Instant) {
+        let Some(c) = &mut self.client else { return };
+        let ping = c.ping.take();
+        if let Some(p) = &ping {
+            println!("PING {}: {}/{} replies", p.peer, p.replies, p.sent);
+            info!(peer = %p.peer, sent = p.sent, replies = p.replies, "pings done");
+        }
+        if !c.opts.exit_when_established {
+            info!("connected (Ctrl-C to disconnect)");
+            return;
+        }
+        let outcome = match &ping {
+            Some(p) if p.replies == 0 => Outcome::Failed(format!(
+                "no reply from {} to {} ICMP echo requests",
+                p.peer, p.sent
+            )),
+            _ => Outcome::Done,
+        };
+        info!("closing the PPP link, then the session and the tunnel (--exit-when-established)");
+        c.ppp_closing = Some(Closing {
+            deadline: now + CLOSE_GRACE,
+            outcome,
+        });
+        if let Some(s) = c.session {
+            self.close_link(now, s, "done");
+        }
+    }
+}
+
+/// The CDN result for a link that went down (RFC 2661 §4.4.2): 1, loss of carrier, when the
+/// peer left or died; 3, administrative, when we ended it.
+fn cdn_for(reason: &DownReason) -> (u16, String) {
+    let result = match reason {
+        DownReason::TerminatedByPeer(_) | DownReason::EchoTimeout => wire::result::LOST_CARRIER,
+        _ => wire::result::ADMINISTRATIVE,
+    };
+    (result, format!("PPP: {}", Down(reason)))
+}
+
+/// A link's down reason for logs and CDN messages (peer text escaped).
+struct Down<'a>(&'a DownReason);
+
+impl fmt::Display for Down<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            DownReason::Closed(r) if r.is_empty() => f.write_str("closed"),
+            DownReason::Closed(r) => write!(f, "closed ({r})"),
+            DownReason::TerminatedByPeer(r) if r.is_empty() => {
+                f.write_str("terminated by the peer")
+            }
+            DownReason::TerminatedByPeer(r) => write!(f, "terminated by the peer ({r:?})"),
+            DownReason::EchoTimeout => f.write_str("the peer stopped answering LCP echo requests"),
+            DownReason::AuthFailed(r) => write!(f, "authentication failed ({r:?})"),
+            DownReason::NegotiationFailed(p) => write!(f, "{p} negotiation failed"),
+            DownReason::LowerDown => f.write_str("the L2TP session ended"),
+            DownReason::EncryptionRequired => {
+                f.write_str("encryption required but nothing provides it")
+            }
+            other => write!(f, "{other:?}"),
+        }
+    }
+}
+
+/// Up to two server addresses: `a,b`, `a`, or `none`.
+struct Servers<'a>(&'a [Option<Ipv4Addr>]);
+
+impl fmt::Display for Servers<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let mut any = false;
+        for a in self.0.iter().flatten() {
+            if any {
+                f.write_str(",")?;
+            }
+            write!(f, "{a}")?;
+            any = true;
+        }
+        if !any {
+            f.write_str("none")?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn servers_display() {
+        let a = Some(Ipv4Addr::new(198, 51, 100, 53));
+        let b = Some(Ipv4Addr::new(198, 51, 100, 54));
+        assert_eq!(Servers(&[a, b]).to_string(), "198.51.100.53,198.51.100.54");
+        assert_eq!(Servers(&[a, None]).to_string(), "198.51.100.53");
+        assert_eq!(Servers(&[None, b]).to_string(), "198.51.100.54");
+        assert_eq!(Servers(&[None, None]).to_string(), "none");
+    }
+
+    #[test]
+    fn cdn_results() {
+        assert_eq!(cdn_for(&DownReason::EchoTimeout).0, 1);
+        assert_eq!(cdn_for(&DownReason::TerminatedByPeer("bye".into())).0, 1);
+        let (r, m) = cdn_for(&DownReason::AuthFailed("Authentication failed".into()));
+        assert_eq!(r, 3);
+        assert!(m.contains("authentication failed"), "{m}");
+        assert_eq!(cdn_for(&DownReason::Closed("shutting down".into())).0, 3);
+        assert_eq!(cdn_for(&DownReason::NegotiationFailed("LCP")).0, 3);
+    }
+
+    #[test]
+    fn peer_text_is_escaped() {
+        let s = Down(&DownReason::TerminatedByPeer("a\nb".into())).to_string();
+        assert!(!s.contains('\n'), "{s}");
+    }
+
+    #[test]
+    fn pings_go_one_a_second_and_count_distinct_replies() {
+        let t0 = crate::driver::now();
+        let local = Ipv4Addr::new(198, 51, 100, 10);
+        let peer = Ipv4Addr::new(198, 51, 100, 1);
+        let mut p = Ping::new(0x1234, local, peer, 3, t0);
+        assert_eq!(p.deadline(), Some(t0 + PING_INTERVAL));
+        assert!(p.due(t0).is_none(), "the first one waits a second");
+        let t0 = t0 + PING_INTERVAL;
+        let r1 = p.due(t0).unwrap();
+        assert!(p.due(t0).is_none());
+        assert_eq!(p.deadline(), Some(t0 + PING_INTERVAL));
+        // The server's answer, as our responder would make it.
+        let reply = icmp::echo_reply(&r1, peer).unwrap();
+        let (seq, data) = icmp::parse_echo_reply(&reply, peer, local, 0x1234).unwrap();
+        assert_eq!((seq, data.len()), (1, PING_DATA_LEN));
+        assert!(p.on_reply(t0, 1).is_some());
+        assert!(p.on_reply(t0, 1).is_none(), "duplicate");
+        assert!(
+            p.on_reply(t0, 0).is_none() && p.on_reply(t0, 2).is_none(),
+            "not sent"
+        );
+        assert!(!p.done(t0));
+        assert!(p.due(t0 + PING_INTERVAL).is_some());
+        assert!(p.due(t0 + 2 * PING_INTERVAL).is_some());
+        assert_eq!(p.sent, 3);
+        assert!(p.due(t0 + 10 * PING_INTERVAL).is_none());
+        let last = t0 + 2 * PING_INTERVAL;
+        assert_eq!(p.deadline(), Some(last + PING_WAIT));
+        assert!(!p.done(last));
+        assert!(p.done(last + PING_WAIT));
+        assert_eq!(p.replies, 1);
+        // All answered: done at once.
+        assert!(p.on_reply(last, 2).is_some() && p.on_reply(last, 3).is_some());
+        assert!(p.done(last));
+    }
+
+    #[test]
+    fn ping_requests_match_our_parser() {
+        let t0 = crate::driver::now();
+        let local = Ipv4Addr::new(10, 0, 0, 2);
+        let peer = Ipv4Addr::new(10, 0, 0, 1);
+        let mut p = Ping::new(7, local, peer, 1, t0);
+        let req = p.due(t0 + PING_INTERVAL).unwrap();
+        assert_eq!(req.len(), 20 + 8 + PING_DATA_LEN);
+        assert!(icmp::echo_reply(&req, peer).is_ok());
+        assert!(icmp::echo_reply(&req, local).is_err());
+    }
+}
