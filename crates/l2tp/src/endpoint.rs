@@ -535,6 +535,48 @@ fn scan_assigned_tunnel_id(body: &[u8]) -> Option<TunnelId> {
     None
 }
 
+/// The first reason to refuse an SCCRQ, with the peer tunnel to answer (§6.1 required AVPs,
+/// §4.4.3 Assigned Tunnel ID and Receive Window Size, §4.1 unknown mandatory AVPs, §4.4.3
+/// Protocol Version); `None` when it is acceptable.
+fn sccrq_refusal(msg: &ControlMessage) -> Option<(Option<TunnelId>, ResultCode)> {
+    let peer = msg.assigned_tunnel_id();
+    let general = |error, text: &str| rc(result_code::GENERAL_ERROR, Some(error), text);
+    if let Some(missing) = msg.missing_required() {
+        let text = format!("missing mandatory AVP {missing:?}");
+        return Some((
+            peer.filter(|p| p.0 != 0),
+            general(error_code::BAD_LENGTH, &text),
+        ));
+    }
+    if peer == Some(TunnelId(0)) {
+        return Some((
+            None,
+            general(error_code::OUT_OF_RANGE, "Assigned Tunnel ID 0"),
+        ));
+    }
+    if msg.unknown_mandatory().is_some() {
+        return Some((
+            peer,
+            general(error_code::UNKNOWN_MANDATORY_AVP, "unknown mandatory AVP"),
+        ));
+    }
+    if msg.protocol_version() != Some(PROTOCOL_VERSION) {
+        let result = ResultCode::new(
+            result_code::BAD_PROTOCOL_VERSION,
+            None,
+            Some("protocol version 1.0 only"),
+        );
+        return Some((peer, result));
+    }
+    if msg.receive_window_size() == Some(0) {
+        return Some((
+            peer,
+            general(error_code::OUT_OF_RANGE, "Receive Window Size 0"),
+        ));
+    }
+    None
+}
+
 /// An L2TP endpoint: any number of tunnels, as initiator and responder, LAC and LNS.
 #[derive(Debug)]
 pub struct Endpoint {
@@ -835,75 +877,8 @@ impl Endpoint {
                 return Ok(Received::Control);
             }
         }
-        if let Some(missing) = msg.missing_required() {
-            let text = format!("missing mandatory AVP {missing:?}");
-            self.refuse_sccrq(
-                now,
-                remote,
-                ns,
-                peer.filter(|p| p.0 != 0),
-                rc(
-                    result_code::GENERAL_ERROR,
-                    Some(error_code::BAD_LENGTH),
-                    &text,
-                ),
-            )?;
-            return Ok(Received::Control);
-        }
-        if peer == Some(TunnelId(0)) {
-            self.refuse_sccrq(
-                now,
-                remote,
-                ns,
-                None,
-                rc(
-                    result_code::GENERAL_ERROR,
-                    Some(error_code::OUT_OF_RANGE),
-                    "Assigned Tunnel ID 0",
-                ),
-            )?;
-            return Ok(Received::Control);
-        }
-        if msg.unknown_mandatory().is_some() {
-            self.refuse_sccrq(
-                now,
-                remote,
-                ns,
-                peer,
-                rc(
-                    result_code::GENERAL_ERROR,
-                    Some(error_code::UNKNOWN_MANDATORY_AVP),
-                    "unknown mandatory AVP",
-                ),
-            )?;
-            return Ok(Received::Control);
-        }
-        if msg.protocol_version() != Some(PROTOCOL_VERSION) {
-            self.refuse_sccrq(
-                now,
-                remote,
-                ns,
-                peer,
-                ResultCode::new(
-                    result_code::BAD_PROTOCOL_VERSION,
-                    None,
-                    Some("protocol version 1.0 only"),
-                ),
-            )?;
-            return Ok(Received::Control);
-        }
-        if msg.receive_window_size() == Some(0) {
-            self.refuse_sccrq(
-                now,
-                remote,
-                ns,
-                peer,
-                rc(
-                    result_code::GENERAL_ERROR,
-                    Some(error_code::OUT_OF_RANGE),
-                    "Receive Window Size 0",
-                ),
-            )?;
+        if let Some((to, result)) = sccrq_refusal(&msg) {
+            self.refuse_sccrq(now, remote, ns, to, result)?;
             return Ok(Received::Control);
         }
         if !self.tie_break(now, remote, &msg) {

@@ -1,42 +1,16 @@
 //! Memory held per tunnel and per session, measured with a counting allocator (not timed).
 //! The goal (issue: 100,000 sessions must fit) is under 1 KiB of state per session.
 
-#![allow(unsafe_code)] // a counting global allocator; test-only, forwards to System
-
 mod common;
-
-use std::alloc::{GlobalAlloc, Layout, System};
-use std::sync::atomic::{AtomicIsize, Ordering};
 
 use common::*;
 use sras_l2tp::{CallDirection, Endpoint};
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: sras_testkit::CountingAllocator = sras_testkit::CountingAllocator;
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    sras_testkit::live_bytes()
 }
 
 /// Pumps datagrams between the two endpoints until neither sends.

@@ -2,42 +2,17 @@
 //! counting allocator (not timed). The goal is under 2 KiB per link, the link's own struct
 //! included: with the L2TP session's 200 B, 100,000 sessions must fit in a few hundred MB.
 
-#![allow(unsafe_code)] // a counting global allocator; test-only, forwards to System
-
-use std::alloc::{GlobalAlloc, Layout, System};
 use std::net::Ipv4Addr;
-use std::sync::atomic::{AtomicIsize, Ordering};
 use std::time::{Duration, Instant};
 
 use sras_ppp::{AuthMethod, Event, Link, LinkConfig, Role};
 use zeroize::Zeroizing;
 
-struct Counting;
-static LIVE: AtomicIsize = AtomicIsize::new(0);
-
-unsafe impl GlobalAlloc for Counting {
-    unsafe fn alloc(&self, l: Layout) -> *mut u8 {
-        LIVE.fetch_add(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.alloc(l) }
-    }
-    unsafe fn dealloc(&self, p: *mut u8, l: Layout) {
-        LIVE.fetch_sub(l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.dealloc(p, l) }
-    }
-    unsafe fn realloc(&self, p: *mut u8, l: Layout, new: usize) -> *mut u8 {
-        LIVE.fetch_add(new as isize - l.size() as isize, Ordering::Relaxed);
-        // SAFETY: forwarded unchanged to the system allocator.
-        unsafe { System.realloc(p, l, new) }
-    }
-}
-
 #[global_allocator]
-static A: Counting = Counting;
+static A: sras_testkit::CountingAllocator = sras_testkit::CountingAllocator;
 
 fn live() -> isize {
-    LIVE.load(Ordering::Relaxed)
+    sras_testkit::live_bytes()
 }
 
 const GOAL: isize = 2048;
