@@ -179,10 +179,14 @@ pub const fn padding_len(payload_len: usize, align: usize) -> usize {
 
 /// Writes the monotonic padding 1, 2, 3, ... (RFC 4303 §2.4), the Pad Length and the Next
 /// Header into `trailer`, which is exactly `pad_len + 2` bytes.
+///
+/// # Panics
+///
+/// When `trailer` is shorter than 2 bytes or longer than 257 (Pad Length is one byte).
 pub fn write_trailer(trailer: &mut [u8], next_header: u8) {
     let pad_len = trailer.len() - TRAILER_LEN;
+    assert!(pad_len <= 255, "ESP padding is at most 255 bytes");
     for (i, b) in trailer[..pad_len].iter_mut().enumerate() {
-        // pad_len < 256 (checked by the callers' alignment), so i + 1 fits.
         *b = (i + 1) as u8;
     }
     trailer[pad_len] = pad_len as u8;

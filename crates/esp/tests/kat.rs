@@ -1391,8 +1391,10 @@ fn lifetime_packets_and_time() {
 // ---------------------------------------------------------------------------------------------
 // No allocation per packet
 
-/// Counts this thread's allocations through the Rust allocator (aws-lc's own C allocations
-/// are measured with valgrind, see the README).
+/// Counts this thread's allocation calls through the Rust allocator (aws-lc's own C
+/// allocations are measured with valgrind, see the README). Not `sras_testkit`'s
+/// `CountingAllocator`: that one tracks live bytes across all threads, which cannot see an
+/// allocation freed within the same packet, nor tell this test from the ones running beside it.
 struct Counting;
 
 thread_local! {
