@@ -40,7 +40,7 @@ fn robustness_41_keepalives_and_short_packets_on_udp_4500() {
     let mut copy = bytes.to_vec();
     let n = copy.len();
     inbound.open(now, &mut copy, 0..n).unwrap();
-    let before = inbound.stats().clone();
+    let before = *inbound.stats();
 
     // Keepalives every 20 s from the otherwise silent peer: recognised, nothing else happens.
     for _ in 0..30 {
