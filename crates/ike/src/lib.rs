@@ -1,0 +1,13 @@
+//! IKEv1 as a sans-IO library (RFC 2407, RFC 2408, RFC 2409), for L2TP/IPsec (RFC 3193).
+//!
+//! - [`wire`]: the ISAKMP codec (header, every IKEv1 payload, SA/proposal/transform attributes);
+//! - [`crypto`]: PRFs, Diffie-Hellman (MODP with crypto-bigint, ECP with aws-lc-rs), the phase 1
+//!   cipher, and the RFC 2409 key derivations;
+//! - [`cert`]: X.509 certificates, chain validation and the IKEv1 RSA signature;
+//! - [`fragment`]: reassembly of IKE fragments (the Cisco/Microsoft vendor extension).
+#![forbid(unsafe_code)]
+
+pub mod cert;
+pub mod crypto;
+pub mod fragment;
+pub mod wire;
