@@ -4,7 +4,7 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
-use crate::cert::{id_matches, verify_ikev1, Certificate};
+use crate::cert::{end_entity_index, id_matches, verify_ikev1, Certificate};
 use crate::config::ChildRequest;
 use crate::crypto::{ct_eq, keymat, Phase1Cipher};
 use crate::endpoint::{Dropped, Endpoint, Event, FlightRef, Inbound, Phase1Info, DownReason};
@@ -311,11 +311,18 @@ impl Endpoint {
                 let mut certs = Vec::new();
                 for body in msg.all(PayloadType::Certificate).take(8) {
                     let p = crate::wire::Certificate::decode(body)?;
-                    if p.encoding == CertEncoding::X509Signature {
-                        certs.push(Certificate::from_der(&p.data).map_err(|e| Dropped::BadAuth(format!("certificate: {e}")))?);
-                    }
+                    let parsed = match p.encoding {
+                        CertEncoding::X509Signature => Certificate::from_der(&p.data).map(|c| vec![c]),
+                        // strongSwan and some Windows versions may send the chain as PKCS#7.
+                        CertEncoding::Pkcs7 => Certificate::from_pkcs7(&p.data),
+                        _ => continue,
+                    };
+                    certs.extend(parsed.map_err(|e| Dropped::BadAuth(format!("certificate: {e}")))?);
                 }
-                let (ee, chain) = certs.split_first().ok_or_else(|| Dropped::BadAuth("no certificate".into()))?;
+                // The peer's own certificate is the one its ID names, wherever it came.
+                let ee_at = end_entity_index(&certs, peer_id.id_type.value(), &peer_id.data).ok_or_else(|| Dropped::BadAuth("no certificate".into()))?;
+                let ee = certs.swap_remove(ee_at);
+                let (ee, chain) = (&ee, certs.as_slice());
                 let unix = self.unix_time(now);
                 c.trust.validate(ee, chain, unix).map_err(|e| Dropped::BadAuth(format!("certificate {}: {e}", ee.subject_string())))?;
                 if !id_matches(ee, peer_id.id_type.value(), &peer_id.data) {

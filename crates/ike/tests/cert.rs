@@ -13,8 +13,8 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::traits::PublicKeyParts;
 use rsa::{BoxedUint, RsaPrivateKey};
 use sras_ike::cert::{
-    id_matches, verify_ikev1, CertCache, CertError, Certificate, KeyAlgorithm, PrivateKey,
-    TrustStore, ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_USER_FQDN,
+    end_entity_index, id_matches, verify_ikev1, CertCache, CertError, Certificate, KeyAlgorithm,
+    PrivateKey, TrustStore, ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_USER_FQDN,
 };
 
 /// 2100-01-01T00:00:00Z: inside the 100-year validity of the fixtures.
@@ -71,6 +71,7 @@ const CERT_FILES: &[&str] = &[
     "client.pem",
     "expired.pem",
     "other-ca.pem",
+    "impostor-ca.pem",
     "other-client.pem",
     "by-leaf.pem",
     "deep.pem",
@@ -149,6 +150,58 @@ fn pem_bundles_and_line_endings() {
     assert_eq!(Certificate::from_pem(&unterminated), Err(CertError::Pem));
     let bad_base64 = text("server.pem").replacen("MII", "M*I", 1);
     assert_eq!(Certificate::from_pem(&bad_base64), Err(CertError::Pem));
+}
+
+#[test]
+fn pkcs7_wrapped_chain() {
+    let p7 = bytes("chain.p7b");
+    let chain = Certificate::from_pkcs7(&p7).unwrap();
+    assert_eq!(chain, vec![cert("intermediate.pem"), cert("server.pem")]);
+    let server = cert("server.pem");
+    let ee = end_entity_index(&chain, ID_DER_ASN1_DN, server.subject_der()).unwrap();
+    assert_eq!(ee, 1);
+    let mut rest = chain.clone();
+    let ee = rest.remove(ee);
+    assert_eq!(store().validate(&ee, &rest, NOW), Ok(&cert("ca.pem")));
+    // Malformed containers.
+    assert_eq!(Certificate::from_pkcs7(&[]), Err(CertError::Parse));
+    assert_eq!(Certificate::from_pkcs7(server.der()), Err(CertError::Parse));
+    assert_eq!(
+        Certificate::from_pkcs7(&p7[..p7.len() - 1]),
+        Err(CertError::Parse)
+    );
+    for i in 0..p7.len() {
+        let mut changed = p7.clone();
+        changed[i] ^= 0x01;
+        let _ = Certificate::from_pkcs7(&changed);
+        let _ = Certificate::from_pkcs7(&p7[..i]);
+    }
+}
+
+#[test]
+fn choosing_the_end_entity() {
+    let server = cert("server.pem");
+    let client = cert("client.pem");
+    let im = cert("intermediate.pem");
+    let dn = server.subject_der().to_vec();
+    assert_eq!(end_entity_index(&[], ID_DER_ASN1_DN, &dn), None);
+    assert_eq!(
+        end_entity_index(&[server.clone(), im.clone()], ID_DER_ASN1_DN, &dn),
+        Some(0)
+    );
+    assert_eq!(
+        end_entity_index(&[im.clone(), server.clone()], ID_DER_ASN1_DN, &dn),
+        Some(1)
+    );
+    // The one matching the ID wins; without a match, the first non-CA.
+    let both = [im.clone(), client.clone(), server.clone()];
+    assert_eq!(end_entity_index(&both, ID_DER_ASN1_DN, &dn), Some(2));
+    assert_eq!(end_entity_index(&both, ID_FQDN, b"nowhere.test"), Some(1));
+    // Only CAs: the first.
+    assert_eq!(
+        end_entity_index(&[im, cert("ca.pem")], ID_DER_ASN1_DN, &dn),
+        Some(0)
+    );
 }
 
 #[test]
@@ -233,11 +286,19 @@ fn chain_through_an_intermediate() {
     let ca = cert("ca.pem");
     let intermediate = cert("intermediate.pem");
     assert_eq!(
-        store.validate(&cert("server.pem"), std::slice::from_ref(&intermediate), NOW),
+        store.validate(
+            &cert("server.pem"),
+            std::slice::from_ref(&intermediate),
+            NOW
+        ),
         Ok(&ca)
     );
     assert_eq!(
-        store.validate(&cert("client.pem"), std::slice::from_ref(&intermediate), NOW),
+        store.validate(
+            &cert("client.pem"),
+            std::slice::from_ref(&intermediate),
+            NOW
+        ),
         Ok(&ca)
     );
     // Order and extra certificates do not matter; a peer that also sends the root is fine.
@@ -375,17 +436,18 @@ fn tampered_signatures() {
         store.validate(&cert("server.pem"), &bad_im, NOW),
         Err(CertError::BadSignature)
     );
-    // An impostor CA with the same name but another key.
-    let impostor = TrustStore::new(vec![cert("other-ca.pem")]);
+    // A CA with the right name and another key; next to the real one, the real one is found.
+    let impostor = cert("impostor-ca.pem");
+    assert_eq!(impostor.subject_der(), cert("ca.pem").subject_der());
+    let fooled = TrustStore::new(vec![impostor.clone()]);
     assert_eq!(
-        impostor.validate(&cert("other-client.pem"), &[], NOW),
-        Ok(&cert("other-ca.pem"))
+        fooled.validate(&cert("server.pem"), &im, NOW),
+        Err(CertError::BadSignature)
     );
+    let both = TrustStore::new(vec![impostor, cert("ca.pem")]);
     assert_eq!(
-        TrustStore::new(vec![cert("ec-ca.pem")])
-            .validate(&cert("ec-leaf.pem"), &[], NOW)
-            .map(|_| ()),
-        Ok(())
+        both.validate(&cert("server.pem"), &im, NOW),
+        Ok(&cert("ca.pem"))
     );
 }
 

@@ -220,3 +220,78 @@ fn gcm_esp_when_both_prefer_it() {
     assert_eq!(net.node(s).children_up()[0].inbound.encryption, sras_esp::Encryption::AesGcm256);
     assert_children_agree(net.node(s), net.node(c));
 }
+
+fn establish_certs(server: Config, client: Config, link: LinkConfig, seed: u64, client_ip: &str) -> (Network<IkeNode>, usize, usize, bool) {
+    let mut net = Network::new(seed, link);
+    let (s, c) = add_pair(&mut net, IkeNode::new(server, 1), IkeNode::new(client, 2), client_ip);
+    let now = net.now();
+    net.node_mut(s).ep.set_unix_time(now, UNIX_NOW);
+    net.node_mut(c).ep.set_unix_time(now, UNIX_NOW);
+    net.node_mut(c).ep.connect(now, addr(client_ip, 500), addr(SERVER, 500), ChildRequest::default());
+    let ok = net.drive_until(2 * MINUTE, |n| !n.node(s).children_up().is_empty() && !n.node(c).children_up().is_empty());
+    (net, s, c, ok)
+}
+
+#[test]
+fn certificates_main_mode() {
+    let (net, s, c, ok) = establish_certs(cert_config("server"), cert_config("client"), LinkConfig::ideal(), 20, CLIENT);
+    assert!(ok, "server {:?} client {:?}", net.node(s).ep.stats(), net.node(c).ep.stats());
+    assert_children_agree(net.node(s), net.node(c));
+    let up = net.node(s).events.iter().find_map(|e| if let sras_ike::Event::Phase1Up(i) = e { Some(i.clone()) } else { None }).unwrap();
+    assert_eq!(up.auth, sras_ike::AuthMethod::RsaSignature);
+    // The client's ID is its certificate's subject DN.
+    assert_eq!(up.peer_id.id_type, sras_ike::wire::IdType::DerAsn1Dn);
+}
+
+#[test]
+fn certificates_behind_nat_under_loss() {
+    let link = LinkConfig::with_latency(Duration::from_millis(10)).loss(0.15).duplicate(0.05);
+    let mut net_ok = 0;
+    for seed in 0..5 {
+        let mut net = Network::new(30 + seed, link);
+        let (s, c) = add_pair(&mut net, IkeNode::new(cert_config("server"), 1), IkeNode::new(cert_config("client"), 2), "10.0.0.2");
+        net.set_filter(nat("10.0.0.2", "203.0.113.9"));
+        let now = net.now();
+        net.node_mut(s).ep.set_unix_time(now, UNIX_NOW);
+        net.node_mut(c).ep.set_unix_time(now, UNIX_NOW);
+        net.node_mut(c).ep.connect(now, addr("10.0.0.2", 500), addr(SERVER, 500), ChildRequest::default());
+        if net.drive_until(3 * MINUTE, |n| !n.node(s).children_up().is_empty() && !n.node(c).children_up().is_empty()) {
+            assert_children_agree(net.node(s), net.node(c));
+            assert_eq!(net.node(s).children_up()[0].encapsulation, Encapsulation::UdpTransport);
+            net_ok += 1;
+        }
+    }
+    assert_eq!(net_ok, 5);
+}
+
+#[test]
+fn certificate_from_an_unknown_ca_is_refused() {
+    use sras_ike::cert::{Certificate, TrustStore};
+    let mut server = cert_config("server");
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/certs/");
+    let other = Certificate::from_pem(&std::fs::read_to_string(format!("{dir}other-ca.pem")).unwrap()).unwrap();
+    server.certificate.as_mut().unwrap().trust = TrustStore::new(other);
+    let (net, s, _c, ok) = establish_certs(server, cert_config("client"), LinkConfig::ideal(), 21, CLIENT);
+    assert!(!ok);
+    assert_eq!(net.node(s).phase1_up(), 0);
+    assert!(net.node(s).ep.stats().bad_auth >= 1);
+}
+
+#[test]
+fn certificate_not_matching_the_id_is_refused() {
+    // The client claims 192.0.2.9 but its certificate names 192.0.2.3.
+    let mut client = cert_config("client");
+    client.local_id = Some(sras_ike::wire::Identification::ip("192.0.2.9".parse().unwrap(), 17, 500));
+    let (net, s, _c, ok) = establish_certs(cert_config("server"), client, LinkConfig::ideal(), 22, CLIENT);
+    assert!(!ok);
+    assert_eq!(net.node(s).phase1_up(), 0);
+}
+
+#[test]
+fn certificate_id_by_address_is_accepted() {
+    let mut client = cert_config("client");
+    client.local_id = Some(sras_ike::wire::Identification::ip(CLIENT.parse().unwrap(), 17, 500));
+    let (net, s, c, ok) = establish_certs(cert_config("server"), client, LinkConfig::ideal(), 23, CLIENT);
+    assert!(ok);
+    assert_children_agree(net.node(s), net.node(c));
+}

@@ -64,6 +64,19 @@ pub fn id_matches(cert: &Certificate, id_type: u8, id_data: &[u8]) -> bool {
     }
 }
 
+/// Which of the certificates a peer sent is its own: the first that is not a CA and matches
+/// its ID payload, else the first that is not a CA, else the first (RFC 2408 §3.9 sets no
+/// order; most peers send the end entity first, a PKCS#7 container may hold it anywhere).
+/// `None` for an empty list. The others are the intermediates for [`super::TrustStore::validate`].
+#[must_use]
+pub fn end_entity_index(certs: &[Certificate], id_type: u8, id_data: &[u8]) -> Option<usize> {
+    certs
+        .iter()
+        .position(|c| !c.is_ca() && id_matches(c, id_type, id_data))
+        .or_else(|| certs.iter().position(|c| !c.is_ca()))
+        .or_else(|| (!certs.is_empty()).then_some(0))
+}
+
 /// RFC 5280 §7.5: the local part is compared exactly, the host part without case.
 fn same_mailbox(a: &str, b: &str) -> bool {
     match (a.rsplit_once('@'), b.rsplit_once('@')) {

@@ -34,7 +34,9 @@ use der::Decode;
 use x509_cert::ext::pkix::{name::GeneralName, BasicConstraints, KeyUsage, SubjectAltName};
 
 pub use cache::CertCache;
-pub use identity::{id_matches, ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_USER_FQDN};
+pub use identity::{
+    end_entity_index, id_matches, ID_DER_ASN1_DN, ID_FQDN, ID_IPV4_ADDR, ID_IPV6_ADDR, ID_USER_FQDN,
+};
 pub use key::{verify_ikev1, KeyAlgorithm, PrivateKey, PublicKey};
 pub use store::{TrustStore, MAX_INTERMEDIATES, MAX_PATH_LEN};
 
@@ -270,6 +272,21 @@ impl Certificate {
             return Err(CertError::Pem);
         }
         Ok(certs)
+    }
+
+    /// The certificates of a PKCS#7 SignedData (RFC 2315 §9.1): the body of a CERT payload
+    /// with encoding "PKCS #7 wrapped X.509 certificate" (1, RFC 2408 §3.9), which some peers
+    /// send their chain in. In the container's order, at most [`MAX_INTERMEDIATES`] + 1; pick
+    /// the end entity with [`end_entity_index`].
+    ///
+    /// # Errors
+    /// [`CertError::Parse`] if the container or a certificate in it is malformed.
+    pub fn from_pkcs7(der: &[u8]) -> Result<Vec<Self>, CertError> {
+        tlv::pkcs7_certificates(der, MAX_INTERMEDIATES + 1)
+            .ok_or(CertError::Parse)?
+            .into_iter()
+            .map(|range| Self::from_der(&der[range]))
+            .collect()
     }
 
     /// The DER encoding, as received (the body of a CERT payload).

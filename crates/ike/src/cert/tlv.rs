@@ -87,3 +87,50 @@ pub(super) fn layout(der: &[u8]) -> Option<Layout> {
         subject: subject.whole,
     })
 }
+
+const SET: u8 = 0x31;
+const OID: u8 = 0x06;
+/// id-signedData (RFC 5652 §5.1).
+const SIGNED_DATA: &[u8] = &[0x2a, 0x86, 0x48, 0x86, 0xf7, 0x0d, 0x01, 0x07, 0x02];
+
+/// The certificates of a PKCS#7 SignedData (RFC 2315 §9.1, RFC 5652 §5.1): a CERT payload
+/// with encoding "PKCS #7 wrapped X.509 certificate" (RFC 2408 §3.9). At most `limit`; other
+/// CertificateChoices (attribute certificates) are skipped.
+pub(super) fn pkcs7_certificates(der: &[u8], limit: usize) -> Option<Vec<Range<usize>>> {
+    let info = element(der, 0, der.len())?;
+    if info.tag != SEQUENCE || info.whole.end != der.len() {
+        return None;
+    }
+    let content_type = element(der, info.contents.start, info.contents.end)?;
+    if content_type.tag != OID || der.get(content_type.contents.clone())? != SIGNED_DATA {
+        return None;
+    }
+    let explicit = element(der, content_type.whole.end, info.contents.end)?;
+    if explicit.tag != 0xa0 {
+        return None;
+    }
+    let signed = element(der, explicit.contents.start, explicit.contents.end)?;
+    if signed.tag != SEQUENCE {
+        return None;
+    }
+    let end = signed.contents.end;
+    let version = element(der, signed.contents.start, end)?;
+    let digests = element(der, version.whole.end, end)?;
+    let encap = element(der, digests.whole.end, end)?;
+    if version.tag != 0x02 || digests.tag != SET || encap.tag != SEQUENCE {
+        return None;
+    }
+    let mut out = Vec::new();
+    let Some(certs) = element(der, encap.whole.end, end).filter(|e| e.tag == 0xa0) else {
+        return Some(out); // no certificates
+    };
+    let mut at = certs.contents.start;
+    while at < certs.contents.end && out.len() < limit {
+        let cert = element(der, at, certs.contents.end)?;
+        if cert.tag == SEQUENCE {
+            out.push(cert.whole.clone());
+        }
+        at = cert.whole.end;
+    }
+    Some(out)
+}

@@ -178,7 +178,9 @@ mod tests {
     use super::*;
 
     fn key(alg: CipherAlgorithm) -> Vec<u8> {
-        (0..alg.key_len()).map(|i| (i as u8).wrapping_mul(37) ^ 0x5a).collect()
+        (0..alg.key_len())
+            .map(|i| (i as u8).wrapping_mul(37) ^ 0x5a)
+            .collect()
     }
 
     #[test]
@@ -203,7 +205,10 @@ mod tests {
             assert_eq!(c.encrypt(&iv, &mut odd), Err(CryptoError::InvalidLength));
             assert_eq!(c.decrypt(&iv, &mut odd), Err(CryptoError::InvalidLength));
             let mut ok = vec![0u8; 2 * bl];
-            assert_eq!(c.encrypt(&iv[1..], &mut ok), Err(CryptoError::InvalidLength));
+            assert_eq!(
+                c.encrypt(&iv[1..], &mut ok),
+                Err(CryptoError::InvalidLength)
+            );
             assert_eq!(c.encrypt(&iv, &mut []), Ok(()));
         }
     }

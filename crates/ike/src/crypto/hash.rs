@@ -31,7 +31,13 @@ pub enum HashAlgorithm {
 
 impl HashAlgorithm {
     /// Every algorithm, weakest first.
-    pub const ALL: &'static [Self] = &[Self::Md5, Self::Sha1, Self::Sha256, Self::Sha384, Self::Sha512];
+    pub const ALL: &'static [Self] = &[
+        Self::Md5,
+        Self::Sha1,
+        Self::Sha256,
+        Self::Sha384,
+        Self::Sha512,
+    ];
 
     /// Length of the hash (and of the HMAC) output in bytes.
     pub const fn output_len(self) -> usize {
@@ -217,7 +223,10 @@ mod tests {
     #[test]
     fn parts_are_concatenated() {
         for &h in HashAlgorithm::ALL {
-            assert_eq!(h.hash(&[b"ab", b"", b"c"]).as_ref(), h.hash(&[b"abc"]).as_ref());
+            assert_eq!(
+                h.hash(&[b"ab", b"", b"c"]).as_ref(),
+                h.hash(&[b"abc"]).as_ref()
+            );
             assert_eq!(
                 h.prf(b"key", &[b"a", b"bc"]).as_ref(),
                 h.prf(b"key", &[b"abc"]).as_ref()
@@ -229,7 +238,10 @@ mod tests {
     fn fips_abc() {
         let cases = [
             (HashAlgorithm::Md5, "900150983cd24fb0d6963f7d28e17f72"),
-            (HashAlgorithm::Sha1, "a9993e364706816aba3e25717850c26c9cd0d89d"),
+            (
+                HashAlgorithm::Sha1,
+                "a9993e364706816aba3e25717850c26c9cd0d89d",
+            ),
             (
                 HashAlgorithm::Sha256,
                 "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad",
@@ -243,7 +255,10 @@ mod tests {
     #[test]
     fn rfc2202_hmac_md5_case1() {
         let d = HashAlgorithm::Md5.prf(&[0x0b; 16], &[b"Hi There"]);
-        assert_eq!(d.as_ref(), hex("9294727a3638bb1c13f48ef8158bfc9d").as_slice());
+        assert_eq!(
+            d.as_ref(),
+            hex("9294727a3638bb1c13f48ef8158bfc9d").as_slice()
+        );
     }
 
     #[test]

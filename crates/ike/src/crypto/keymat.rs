@@ -244,7 +244,10 @@ mod tests {
     #[test]
     fn expand_ka_truncates_when_long_enough() {
         let e = [9u8; 32];
-        assert_eq!(expand_ka(HashAlgorithm::Sha256, &e, 16).as_slice(), &e[..16]);
+        assert_eq!(
+            expand_ka(HashAlgorithm::Sha256, &e, 16).as_slice(),
+            &e[..16]
+        );
         assert_eq!(expand_ka(HashAlgorithm::Sha256, &e, 32).as_slice(), &e[..]);
     }
 
@@ -282,8 +285,14 @@ mod tests {
         let (ci, cr) = ([1u8; 8], [2u8; 8]);
         let hi = hash_i(p, b"k", b"gi", b"gr", &ci, &cr, b"sa", b"id");
         let hr = hash_r(p, b"k", b"gi", b"gr", &ci, &cr, b"sa", b"id");
-        assert_eq!(hi.as_ref(), p.prf(b"k", &[b"gigr", &ci, &cr, b"said"]).as_ref());
-        assert_eq!(hr.as_ref(), p.prf(b"k", &[b"grgi", &cr, &ci, b"said"]).as_ref());
+        assert_eq!(
+            hi.as_ref(),
+            p.prf(b"k", &[b"gigr", &ci, &cr, b"said"]).as_ref()
+        );
+        assert_eq!(
+            hr.as_ref(),
+            p.prf(b"k", &[b"grgi", &cr, &ci, b"said"]).as_ref()
+        );
     }
 
     #[test]
@@ -321,6 +330,9 @@ mod tests {
         let h1 = hash_with_message_id(p, b"a", 7, &[b"x", b"y"]);
         assert_eq!(h1.as_ref(), p.prf(b"a", &[&[0, 0, 0, 7], b"xy"]).as_ref());
         let h3 = quick_mode_hash3(p, b"a", 7, b"ni", b"nr");
-        assert_eq!(h3.as_ref(), p.prf(b"a", &[&[0, 0, 0, 0, 7], b"ninr"]).as_ref());
+        assert_eq!(
+            h3.as_ref(),
+            p.prf(b"a", &[&[0, 0, 0, 0, 7], b"ninr"]).as_ref()
+        );
     }
 }

@@ -147,3 +147,18 @@ pub fn assert_children_agree(server: &IkeNode, client: &IkeNode) {
 }
 
 pub const MINUTE: Duration = Duration::from_secs(60);
+
+/// A certificate configuration from the fixtures in tests/data/certs (generate.sh).
+pub fn cert_config(name: &str) -> sras_ike::Config {
+    use sras_ike::cert::{Certificate, PrivateKey, TrustStore};
+    let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/certs/");
+    let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).unwrap();
+    let certificate = Certificate::from_pem(&read(&format!("{name}.pem"))).unwrap().remove(0);
+    let chain = Certificate::from_pem(&read("intermediate.pem")).unwrap();
+    let key = std::sync::Arc::new(PrivateKey::from_pem(&read(&format!("{name}.key.pem"))).unwrap());
+    let trust = TrustStore::new(Certificate::from_pem(&read("ca.pem")).unwrap());
+    sras_ike::Config { certificate: Some(sras_ike::CertConfig { certificate, chain, key, trust }), ..sras_ike::Config::default() }
+}
+
+/// 2027-01-15, inside every fixture's validity.
+pub const UNIX_NOW: u64 = 1_800_000_000;

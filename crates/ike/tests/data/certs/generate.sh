@@ -13,6 +13,7 @@
 #                                                                 key: client.key.pem (PKCS#1)
 #   expired.pem       CN=expired, by intermediate, valid 2000-01-01 .. 2001-01-01
 #   other-ca.pem      another root                                key: other-ca.key.pem
+#   impostor-ca.pem   a root with ca.pem's name and another key
 #   other-client.pem  CN=other-client, by other-ca
 #   by-leaf.pem       CN=by-leaf, issued and signed by server (CA:FALSE)
 #   sub-intermediate.pem  CA:TRUE by intermediate (whose pathlen:0 forbids it)
@@ -25,6 +26,7 @@
 #   long-chain.pem    9 intermediates (CA:TRUE, no pathlen), the first by ca, each by the previous
 #   long-leaf8.pem    CN=long-leaf8, by the 8th (a path of 8 intermediates)
 #   long-leaf9.pem    CN=long-leaf9, by the 9th (too long)
+#   chain.p7b         PKCS#7 SignedData (DER) with intermediate.pem then server.pem
 #   kat-hash.bin      20 bytes: SHA-1 of "sras IKEv1 RSA signature KAT"
 #   kat-server.sig    openssl pkeyutl -sign, rsa_padding_mode:pkcs1, no digest: PKCS#1 v1.5
 #                     type 1 over the raw 20 bytes without DigestInfo, with server.key.pem
@@ -71,6 +73,10 @@ rsa_key other-ca.key.pem
 openssl req -new -x509 -key other-ca.key.pem -subj "/C=CH/O=elsewhere/CN=Other Root CA" -days $days \
     -sha256 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
     -set_serial 1 -out other-ca.pem
+rsa_key "$tmp/impostor.key"
+openssl req -new -x509 -key "$tmp/impostor.key" -subj "/C=CH/O=sras/CN=sras Test Root CA" -days $days \
+    -sha256 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -set_serial 2 -out impostor-ca.pem
 openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:P-256 -out ec-ca.key.pem
 openssl req -new -x509 -key ec-ca.key.pem -subj "/C=CH/O=sras/CN=sras Test ECDSA CA" -days $days \
     -sha256 -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
@@ -145,6 +151,9 @@ openssl req -new -key "$tmp/leaf.key" -subj "/C=CH/O=sras/CN=expired" -out "$tmp
 openssl ca -batch -config "$tmp/ca.cnf" -cert intermediate.pem -keyfile intermediate.key.pem \
     -startdate 20000101000000Z -enddate 20010101000000Z -extensions ext -notext \
     -in "$tmp/expired.csr" -out expired.pem 2>/dev/null
+
+# A PKCS#7 wrapped chain (CERT encoding 1), end entity last.
+openssl crl2pkcs7 -nocrl -certfile intermediate.pem -certfile server.pem -outform DER -out chain.p7b
 
 # Known-answer test of the IKEv1 signature from an independent implementation.
 printf 'sras IKEv1 RSA signature KAT' | openssl dgst -sha1 -binary > kat-hash.bin

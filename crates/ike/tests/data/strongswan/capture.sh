@@ -23,13 +23,13 @@ trap 'rm -rf "$WORK"' EXIT
 
 # name | ike proposal | esp proposal | prf cipher key_len (for the test) | esp key lengths
 SUITES=(
-  "a-aes256-sha256-modp2048|aes256-sha256-modp2048|aes256-sha256|prf=sha256 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=32"
-  "b-aes128-sha1-modp1024|aes128-sha1-modp1024|aes128-sha1|prf=sha1 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=20"
-  "c-aes256-sha1-modp1024|aes256-sha1-modp1024|aes256-sha1|prf=sha1 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=20"
-  "d-aes192-md5-modp1536|aes192-md5-modp1536|aes192-md5|prf=md5 cipher=aes192 key_len=24 esp_enc_len=24 esp_auth_len=16"
-  "e-aes256-sha384-modp3072|aes256-sha384-modp3072|aes256-sha384|prf=sha384 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=48"
-  "f-aes128-sha512-modp2048|aes128-sha512-modp2048|aes128-sha512|prf=sha512 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=64"
-  "g-pfs-aes128-sha256-modp2048|aes128-sha256-modp2048|aes128-sha256-modp2048|prf=sha256 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=32"
+  "a-aes256-sha256-modp2048|aes256-sha256-modp2048|aes256-sha256|auth=psk prf=sha256 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=32"
+  "b-aes128-sha1-modp1024|aes128-sha1-modp1024|aes128-sha1|auth=psk prf=sha1 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=20"
+  "c-aes256-sha1-modp1024|aes256-sha1-modp1024|aes256-sha1|auth=psk prf=sha1 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=20"
+  "d-aes192-md5-modp1536|aes192-md5-modp1536|aes192-md5|auth=psk prf=md5 cipher=aes192 key_len=24 esp_enc_len=24 esp_auth_len=16"
+  "e-aes256-sha384-modp3072|aes256-sha384-modp3072|aes256-sha384|auth=psk prf=sha384 cipher=aes256 key_len=32 esp_enc_len=32 esp_auth_len=48"
+  "f-aes128-sha512-modp2048|aes128-sha512-modp2048|aes128-sha512|auth=psk prf=sha512 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=64"
+  "g-pfs-aes128-sha256-modp2048|aes128-sha256-modp2048|aes128-sha256-modp2048|auth=psk prf=sha256 cipher=aes128 key_len=16 esp_enc_len=16 esp_auth_len=32"
 )
 
 cat >"$WORK/log.conf" <<'EOF'
