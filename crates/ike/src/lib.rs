@@ -11,6 +11,8 @@ pub mod cert;
 pub mod config;
 pub mod crypto;
 mod endpoint;
+#[cfg(any(test, feature = "__fuzzing"))]
+mod fuzz_support;
 pub mod fragment;
 mod info;
 mod phase1;
@@ -23,3 +25,9 @@ pub use config::{CertConfig, ChildRequest, Config, DpdConfig, PeerSelector, PskE
 pub use endpoint::{ChildSa, DownReason, Dropped, Endpoint, Event, Phase1Info, Selectors, Stats, NON_ESP_MARKER};
 pub use proposal::{AuthMethod, Encapsulation, Phase1Suite, Phase2Suite, Profile};
 pub use sa::{Role, SaId};
+
+/// Internals for fuzz targets and robustness tests.
+#[cfg(any(test, feature = "__fuzzing"))]
+pub mod fuzzing {
+    pub use crate::fuzz_support::HashMode;
+}

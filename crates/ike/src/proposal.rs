@@ -118,6 +118,10 @@ pub struct Profile {
     pub sha256_96: bool,
 }
 
+/// Most phase 1 transforms an initiator offers (about 26 bytes each: message 1 stays under
+/// 1400 bytes).
+pub const MAX_OFFERED_TRANSFORMS: usize = 48;
+
 const AES: [CipherAlgorithm; 2] = [CipherAlgorithm::AesCbc256, CipherAlgorithm::AesCbc128];
 
 fn esp_suites(encs: &[Encryption], integs: &[Integrity]) -> Vec<Phase2Suite> {
@@ -215,17 +219,32 @@ impl Profile {
     /// The names [`Self::by_name`] knows.
     pub const NAMES: &'static [&'static str] = &["modern", "compatible", "legacy"];
 
-    /// Phase 1 suites in preference order (what an initiator offers).
+    /// Phase 1 suites in preference order (what an initiator offers): first the two
+    /// preferred ciphers with SHA-256 and SHA-1 over every group (what current clients and
+    /// servers pick), then the other combinations; at most [`MAX_OFFERED_TRANSFORMS`] so that
+    /// message 1 stays within one unfragmented datagram.
     #[must_use]
     pub fn phase1_suites(&self) -> Vec<Phase1Suite> {
         let mut v = Vec::new();
-        for &cipher in &self.ciphers {
-            for &hash in &self.hashes {
-                for &group in &self.groups {
+        let common: Vec<HashAlgorithm> = [HashAlgorithm::Sha256, HashAlgorithm::Sha1].into_iter().filter(|h| self.hashes.contains(h)).collect();
+        for &group in &self.groups {
+            for &cipher in self.ciphers.iter().take(2) {
+                for &hash in &common {
                     v.push(Phase1Suite { cipher, hash, group });
                 }
             }
         }
+        for &cipher in &self.ciphers {
+            for &hash in &self.hashes {
+                for &group in &self.groups {
+                    let s = Phase1Suite { cipher, hash, group };
+                    if !v.contains(&s) {
+                        v.push(s);
+                    }
+                }
+            }
+        }
+        v.truncate(MAX_OFFERED_TRANSFORMS);
         v
     }
 
@@ -404,7 +423,6 @@ pub fn offer_phase1(profile: &Profile, auth: AuthMethod, lifetime: Duration) -> 
     let transforms = profile
         .phase1_suites()
         .into_iter()
-        .take(64)
         .enumerate()
         .map(|(i, s)| phase1_transform(u8::try_from(i + 1).unwrap_or(u8::MAX), &s, auth, lifetime))
         .collect();
