@@ -49,10 +49,15 @@ fn each_phase1_suite_of_the_legacy_profile_works_alone() {
     // One run per cipher x hash x group, the initiator offering just that suite.
     let legacy = Profile::legacy();
     let mut n = 0;
-    let all = legacy.ciphers.iter().flat_map(|&cipher| {
-        legacy.hashes.iter().flat_map(move |&hash| legacy.groups.iter().map(move |&group| sras_ike::Phase1Suite { cipher, hash, group }))
-    });
-    for (i, suite) in all.enumerate() {
+    let mut all = Vec::new();
+    for &cipher in &legacy.ciphers {
+        for &hash in &legacy.hashes {
+            for &group in &legacy.groups {
+                all.push(sras_ike::Phase1Suite { cipher, hash, group });
+            }
+        }
+    }
+    for (i, suite) in all.into_iter().enumerate() {
         // Keep the run short: every cipher and hash with MODP-1024, every group with AES-128/SHA1.
         let cheap = suite.group == sras_ike::crypto::DhGroup::Modp1024;
         let probe = suite.cipher == sras_ike::crypto::CipherAlgorithm::AesCbc128 && suite.hash == sras_ike::crypto::HashAlgorithm::Sha1;
