@@ -81,7 +81,7 @@ impl Endpoint {
         let (m, _) = {
             let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
             let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-            Self::decrypt(&c.cipher, &iv, header, msg)?
+            Self::decrypt(&c.cipher()?, &iv, header, msg)?
         };
         // ROBUSTNESS 35/38: a Delete or notification without a valid HASH(1) is ignored.
         let got = m.first(PayloadType::Hash).filter(|_| m.payloads.first().is_some_and(|p| p.kind == PayloadType::Hash));

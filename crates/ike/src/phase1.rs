@@ -241,10 +241,11 @@ impl Endpoint {
             &sa.gxi,
             &sa.gxr,
         );
-        let cipher = Phase1Cipher::new(suite.cipher, &keys.ka)?;
+        // Checks the key now; the schedule itself is built per message (P1Crypto::cipher).
+        Phase1Cipher::new(suite.cipher, &keys.ka)?;
         let iv = keys.iv.clone();
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
-        sa.crypto = Some(P1Crypto { keys, cipher, iv });
+        sa.crypto = Some(Box::new(P1Crypto { keys, alg: suite.cipher, iv }));
         Ok(())
     }
 
@@ -353,7 +354,7 @@ impl Endpoint {
         let Some(sa) = self.sas.get(&id) else { return Err(Dropped::UnknownSa) };
         let header = Self::header_for(sa, sa.mode, 0);
         let c = sa.crypto.as_ref().ok_or_else(|| Dropped::Unexpected("no keys".into()))?;
-        let (bytes, next_iv) = Self::encrypt(&c.cipher, &c.iv, &header, items)?;
+        let (bytes, next_iv) = Self::encrypt(&c.cipher()?, &c.iv, &header, items)?;
         let (local, remote) = (sa.local, sa.remote);
         let payload = self.send_raw(local, remote, &bytes);
         let rt = retransmit.then_some(self.config.retransmit_initial);
@@ -529,7 +530,7 @@ impl Endpoint {
                 return Err(Dropped::Unexpected("MM5 not encrypted".into()));
             }
             let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-            Self::decrypt(&c.cipher, &c.iv, header, msg)?
+            Self::decrypt(&c.cipher()?, &c.iv, header, msg)?
         };
         let peer_id = self.verify_peer(now, id, &m, true)?;
         let initial_contact = m.all(PayloadType::Notification).filter_map(|b| Notification::decode(b).ok()).any(|n| n.notify_type == NotifyType::InitialContact);
@@ -624,7 +625,7 @@ impl Endpoint {
         let (m, next_iv) = if header.flags.contains(Flags::ENCRYPTION) {
             let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
             let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-            let (m, iv) = Self::decrypt(&c.cipher, &c.iv, header, msg)?;
+            let (m, iv) = Self::decrypt(&c.cipher()?, &c.iv, header, msg)?;
             (m, Some(iv))
         } else {
             (Self::plain(header, msg)?, None)
@@ -753,7 +754,7 @@ impl Endpoint {
                 return Err(Dropped::Unexpected("MM6 not encrypted".into()));
             }
             let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-            Self::decrypt(&c.cipher, &c.iv, header, msg)?
+            Self::decrypt(&c.cipher()?, &c.iv, header, msg)?
         };
         let peer_id = self.verify_peer(now, id, &m, false)?;
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
@@ -782,7 +783,12 @@ impl Endpoint {
         if let Some(d) = dpd.filter(|_| sa.dpd.peer_supports) {
             sa.dpd.next_probe = Some(now + d.delay);
         }
+        // What only phase 1 needed goes: the SA stays small for its hours of life.
         sa.dh = None;
+        sa.psk = None;
+        for v in [&mut sa.sai_b, &mut sa.gxi, &mut sa.gxr, &mut sa.ni, &mut sa.nr, &mut sa.our_id_b] {
+            *v = Vec::new();
+        }
         let Some(suite) = sa.suite else { return };
         let info = Phase1Info {
             sa: id,

@@ -58,11 +58,11 @@ impl Endpoint {
     pub(crate) fn encrypt_chain(&self, id: SaId, message_id: u32, exchange: ExchangeType, iv: &[u8], chain: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>), Dropped> {
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
         let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-        let bs = c.cipher.block_len();
+        let bs = c.alg.block_len();
         let mut body = chain;
         let pad = (bs - body.len() % bs) % bs;
         body.resize(body.len() + pad, 0);
-        c.cipher.encrypt(iv, &mut body)?;
+        c.cipher()?.encrypt(iv, &mut body)?;
         let next_iv = body[body.len() - bs..].to_vec();
         let header = Header {
             initiator_cookie: sa.cky_i,
@@ -84,7 +84,7 @@ impl Endpoint {
     pub(crate) fn exchange_iv(&self, id: SaId, message_id: u32) -> Option<Vec<u8>> {
         let sa = self.sas.get(&id)?;
         let c = sa.crypto.as_ref()?;
-        Some(keymat::message_iv(sa.hash(), &c.iv, message_id, c.cipher.block_len()))
+        Some(keymat::message_iv(sa.hash(), &c.iv, message_id, c.alg.block_len()))
     }
 
     pub(crate) fn skeyid_a(&self, id: SaId) -> Option<(crate::crypto::HashAlgorithm, Vec<u8>)> {
@@ -212,6 +212,10 @@ impl Endpoint {
             }
             true
         });
+        if sa.quick.is_empty() && sa.quick.capacity() > 0 {
+            // Exchanges are rare: give their table back between them.
+            sa.quick = std::collections::HashMap::new();
+        }
         for (mid, replaces) in failed {
             tracing::info!(sa = id.0, mid, "IKE quick mode failed: no answer");
             // Let the rekey be tried again at the next timer.
@@ -255,7 +259,7 @@ impl Endpoint {
     fn decrypt_with(&self, id: SaId, iv: &[u8], header: &Header, msg: &[u8]) -> Result<(Inbound, Vec<u8>), Dropped> {
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
         let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-        Self::decrypt(&c.cipher, iv, header, msg)
+        Self::decrypt(&c.cipher()?, iv, header, msg)
     }
 
     /// Checks HASH(1) or HASH(2) (RFC 2409 §5.5); `ni` for HASH(2).

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::config::ChildRequest;
 use crate::crypto::keymat::{self, Phase1Keys};
-use crate::crypto::{DhPrivateKey, HashAlgorithm, Phase1Cipher};
+use crate::crypto::{CipherAlgorithm, CryptoError, DhPrivateKey, HashAlgorithm, Phase1Cipher};
 use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite, Phase2Suite};
 use crate::wire::vendor::NatTraversal;
 use crate::wire::{ExchangeType, Identification};
@@ -119,10 +119,18 @@ pub(crate) struct Dpd {
 /// Phase 1 keying material once the DH exchange is done.
 pub(crate) struct P1Crypto {
     pub(crate) keys: Phase1Keys,
-    pub(crate) cipher: Phase1Cipher,
+    /// The cipher; its key schedule is built per message (IKE messages are rare after phase
+    /// 1, and a held schedule would triple the SA's size).
+    pub(crate) alg: CipherAlgorithm,
     /// Phase 1 CBC chain; after the last phase 1 message it is the "last phase 1 CBC output
     /// block" from which every later exchange's IV is derived (App. B).
     pub(crate) iv: Vec<u8>,
+}
+
+impl P1Crypto {
+    pub(crate) fn cipher(&self) -> Result<Phase1Cipher, CryptoError> {
+        Phase1Cipher::new(self.alg, &self.keys.ka)
+    }
 }
 
 /// One ISAKMP SA.
@@ -148,7 +156,7 @@ pub(crate) struct IsakmpSa {
     pub(crate) nr: Vec<u8>,
     pub(crate) psk: Option<Zeroizing<Vec<u8>>>,
     pub(crate) group_key: bool,
-    pub(crate) crypto: Option<P1Crypto>,
+    pub(crate) crypto: Option<Box<P1Crypto>>,
     pub(crate) peer_id: Option<Identification>,
     /// Responder Aggressive Mode: our ID body sent in AM2.
     pub(crate) our_id_b: Vec<u8>,
@@ -270,5 +278,20 @@ impl IsakmpSa {
     pub(crate) fn keymat(&self, gxy: Option<&[u8]>, spi: [u8; 4], ni: &[u8], nr: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
         let c = self.crypto.as_ref()?;
         Some(keymat::keymat(self.hash(), c.keys.skeyid_d.as_ref(), gxy, 3, spi, ni, nr, len))
+    }
+}
+
+#[cfg(test)]
+mod size_tests {
+    #[test]
+    fn print_sizes() {
+        println!(
+            "IsakmpSa {} QuickExchange {} Child {} P1Crypto {} Phase1Keys {}",
+            core::mem::size_of::<super::IsakmpSa>(),
+            core::mem::size_of::<super::QuickExchange>(),
+            core::mem::size_of::<super::Child>(),
+            core::mem::size_of::<super::P1Crypto>(),
+            core::mem::size_of::<crate::crypto::keymat::Phase1Keys>()
+        );
     }
 }

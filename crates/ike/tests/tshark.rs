@@ -133,13 +133,17 @@ fn check(run: &Run, name: &str, frames: usize) {
     assert_eq!(report.frames_with("isakmp"), frames, "{}", report.verbose);
     // Every encrypted message was decrypted: its payloads are dissected (ID in MM5/MM6, HASH
     // in every Quick Mode and Informational message).
-    let rows = tshark_fields(&path, &o, &["isakmp.exchtype", "isakmp.typepayload", "isakmp.flags"]);
+    let rows = tshark_fields(&path, &o, &["isakmp.flag_e", "isakmp.typepayload", "isakmp.hash"]);
+    let mut encrypted = 0;
     for (n, row) in rows.iter().enumerate().take(frames) {
-        let encrypted = row[2].parse::<u32>().is_ok_and(|f| f & 1 == 1) || row[2].starts_with("0x") && u32::from_str_radix(row[2].trim_start_matches("0x"), 16).is_ok_and(|f| f & 1 == 1);
-        if encrypted {
-            assert!(row[1].split(',').any(|p| p == "8" || p == "5"), "frame {}: not decrypted: {row:?}\n{}", n + 1, report.verbose);
+        if row[0] == "1" || row[0] == "True" {
+            encrypted += 1;
+            // A HASH (PSK, Quick Mode, Informational) or a SIG (certificates) inside.
+            assert!(row[1].split(',').any(|p| p == "8" || p == "9"), "frame {}: not decrypted: {row:?}\n{}", n + 1, report.verbose);
         }
     }
+    // MM5, MM6, three Quick Mode messages and the two Informationals.
+    assert_eq!(encrypted, frames - 4, "{rows:?}");
     // Both ESP packets decrypt to UDP 1701 -> 1701 with the ICV marked correct.
     let esp = tshark_fields(&path, &o, &["esp.spi", "udp.dstport", "esp.icv_good"]);
     let tail = &esp[frames..];
