@@ -776,9 +776,25 @@ impl Endpoint {
         self.by_cookies.remove(&cookies);
         if empty {
             self.forget(id);
-        } else {
-            self.leave_half_open(id);
+            return;
         }
+        self.leave_half_open(id);
+        // The IPsec SAs live on: under another ISAKMP SA with the same peer if there is one
+        // (after the peer rekeyed phase 1), so they can still be deleted and rekeyed.
+        if let Some(heir) = self.heir(id) {
+            self.adopt_children(heir, id);
+            self.forget(id);
+        }
+    }
+
+    /// An established ISAKMP SA with the same peer (address and ID) as `id`.
+    pub(crate) fn heir(&self, id: SaId) -> Option<SaId> {
+        let sa = self.sas.get(&id)?;
+        self.sas
+            .values()
+            .filter(|o| o.id != id && o.is_established() && o.remote.ip() == sa.remote.ip() && o.peer_id == sa.peer_id)
+            .map(|o| o.id)
+            .max()
     }
 
     /// Removes the IPsec SAs of `id` that `which` selects, optionally telling the peer.

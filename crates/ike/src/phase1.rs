@@ -852,7 +852,7 @@ impl Endpoint {
     }
 
     /// Moves the IPsec SAs of `old` under `new` (phase 1 rekey).
-    fn adopt_children(&mut self, new: SaId, old: SaId) {
+    pub(crate) fn adopt_children(&mut self, new: SaId, old: SaId) {
         let kids = self.sas.get_mut(&old).map(|o| core::mem::take(&mut o.children)).unwrap_or_default();
         if let Some(n) = self.sas.get_mut(&new) {
             n.children.extend(kids);

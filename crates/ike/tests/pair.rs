@@ -202,8 +202,11 @@ fn rekeys_before_expiry_under_loss_without_a_gap() {
     assert!(net.node(c).children_up().len() >= 12, "{}", net.node(c).children_up().len());
     assert!(net.node(c).phase1_up() >= 3, "{}", net.node(c).phase1_up());
     assert_children_agree(net.node(s), net.node(c));
-    // Old SAs are removed, not accumulated.
+    // Old SAs are removed, not accumulated, and the server's IPsec SAs moved to the client's
+    // new ISAKMP SA when the old one was deleted.
     assert!(net.node(s).live_spis().len() <= 2, "{:?}", net.node(s).live_spis());
+    assert!(net.node(s).ep.sa_count() <= 2, "{}", net.node(s).ep.sa_count());
+    assert!(net.node(s).phase1_down(&DownReason::PeerDeleted) >= 2);
 }
 
 #[test]
