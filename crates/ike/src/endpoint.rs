@@ -632,6 +632,21 @@ impl Endpoint {
         self.reschedule(id);
     }
 
+    /// Rekeys the IPsec SA pair with inbound SPI `inbound` now (e.g. when sras-esp reports a
+    /// soft byte or sequence-number limit). Only pairs we initiated are rekeyed by us; the
+    /// peer rekeys its own. Returns whether a rekey started.
+    pub fn rekey_child_now(&mut self, now: Instant, inbound: Spi) -> bool {
+        let found = self.sas.values().find_map(|s| s.children.iter().find(|c| c.spi_in == inbound && !c.rekeyed).map(|c| (s.id, c.role)));
+        match found {
+            Some((id, Role::Initiator)) => {
+                self.rekey_child(now, id, inbound);
+                self.reschedule(id);
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Deletes everything (shutdown): Deletes for every SA go out now.
     pub fn delete_all(&mut self, now: Instant) {
         let ids: Vec<SaId> = self.sas.keys().copied().collect();

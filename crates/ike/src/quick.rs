@@ -307,7 +307,13 @@ impl Endpoint {
                 km[enc_len..].to_vec(),
             );
             p.mode = chosen.encapsulation.mode();
-            p.lifetime = Lifetime { hard_time: Some(lifetime), ..Lifetime::default() };
+            // The time limit is the IKE side's to enforce (it rekeys first); a volume limit the
+            // peer offered (Windows: 250,000 KB) is the data plane's.
+            p.lifetime = Lifetime {
+                hard_time: Some(lifetime),
+                hard_bytes: chosen.life.kilobytes.map(|kb| kb.saturating_mul(1024)),
+                ..Lifetime::default()
+            };
             p
         };
         let selectors = Selectors {
