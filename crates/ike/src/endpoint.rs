@@ -21,10 +21,10 @@ use zeroize::Zeroizing;
 use crate::config::{ChildRequest, Config};
 use crate::crypto::{CryptoError, HashAlgorithm};
 use crate::fragment::{FragmentLimits, Reassembler};
-use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite, Phase2Suite};
+use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite};
 use crate::sa::{Flight, IsakmpSa, P1State, Role, SaId};
 use crate::wire::{
-    split_payloads, ExchangeType, Flags, FragmentPayload, Header, Identification, PayloadType, RawPayload, HEADER_LEN,
+    split_payloads, ExchangeType, Flags, FragmentPayload, Header, Identification, PayloadType, RawPayload,
 };
 
 /// The non-ESP marker before IKE on the NAT-T port (RFC 3948 §2.2).
@@ -214,7 +214,6 @@ impl From<CryptoError> for Dropped {
 
 /// A received message after decryption: header, plaintext chain, payload index.
 pub(crate) struct Inbound {
-    pub(crate) header: Header,
     pub(crate) plain: Vec<u8>,
     pub(crate) payloads: Vec<RawPayload>,
 }
@@ -701,7 +700,7 @@ impl Endpoint {
         let initial = self.config.retransmit_initial;
         let Some(sa) = self.sas.get_mut(&id) else { return };
         let f = &mut sa.flight;
-        if !f.retransmit_at.is_some_and(|t| t <= now) {
+        if f.retransmit_at.is_none_or(|t| t > now) {
             return;
         }
         if f.tries >= tries_max {

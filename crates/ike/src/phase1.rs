@@ -38,14 +38,14 @@ impl Endpoint {
     pub(crate) fn decrypt(cipher: &Phase1Cipher, iv: &[u8], header: &Header, msg: &[u8]) -> Result<(Inbound, Vec<u8>), Dropped> {
         let body = header.body(msg);
         let bs = cipher.block_len();
-        if body.is_empty() || body.len() % bs != 0 {
+        if body.is_empty() || !body.len().is_multiple_of(bs) {
             return Err(Dropped::BadAuth(format!("ciphertext of {} bytes", body.len())));
         }
         let next_iv = body[body.len() - bs..].to_vec();
         let mut plain = body.to_vec();
         cipher.decrypt(iv, &mut plain)?;
         let payloads = split_payloads(header.next_payload, &plain).map_err(|e| Dropped::BadAuth(format!("after decryption: {e}")))?;
-        Ok((Inbound { header: *header, plain, payloads }, next_iv))
+        Ok((Inbound { plain, payloads }, next_iv))
     }
 
     /// Encodes and encrypts a message; returns it and the next IV.
@@ -74,7 +74,7 @@ impl Endpoint {
         }
         let plain = header.body(msg).to_vec();
         let payloads = split_payloads(header.next_payload, &plain)?;
-        Ok(Inbound { header: *header, plain, payloads })
+        Ok(Inbound { plain, payloads })
     }
 
     fn header_for(sa: &IsakmpSa, exchange: ExchangeType, message_id: u32) -> Header {

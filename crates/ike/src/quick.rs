@@ -346,7 +346,7 @@ impl Endpoint {
         let mut replaces = child.replaces;
         if replaces.is_none() {
             // The peer rekeyed: the newest SA with the same selectors replaces the older one.
-            replaces = sa.children.iter().filter(|c| c.request == request && c.encapsulation == child.encapsulation).map(|c| c.spi_in).last();
+            replaces = sa.children.iter().filter(|c| c.request == request && c.encapsulation == child.encapsulation).map(|c| c.spi_in).next_back();
         }
         if let Some(old) = replaces {
             if let Some(c) = sa.children.iter_mut().find(|c| c.spi_in == old) {
@@ -358,7 +358,6 @@ impl Endpoint {
         sa.children.push(Child {
             spi_in,
             spi_out,
-            suite,
             encapsulation: child.encapsulation,
             request,
             role,

@@ -11,7 +11,7 @@ use zeroize::Zeroizing;
 use crate::config::ChildRequest;
 use crate::crypto::keymat::{self, Phase1Keys};
 use crate::crypto::{CipherAlgorithm, CryptoError, DhPrivateKey, HashAlgorithm, Phase1Cipher};
-use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite, Phase2Suite};
+use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite};
 use crate::wire::vendor::NatTraversal;
 use crate::wire::{ExchangeType, Identification};
 
@@ -93,7 +93,6 @@ pub(crate) struct QuickExchange {
 pub(crate) struct Child {
     pub(crate) spi_in: Spi,
     pub(crate) spi_out: Spi,
-    pub(crate) suite: Phase2Suite,
     pub(crate) encapsulation: Encapsulation,
     pub(crate) request: ChildRequest,
     pub(crate) role: Role,
@@ -143,7 +142,6 @@ pub(crate) struct IsakmpSa {
     pub(crate) remote: SocketAddr,
     pub(crate) cky_i: [u8; 8],
     pub(crate) cky_r: [u8; 8],
-    pub(crate) created: Instant,
     pub(crate) suite: Option<Phase1Suite>,
     pub(crate) auth: AuthMethod,
     pub(crate) lifetime: Duration,
@@ -198,7 +196,6 @@ impl IsakmpSa {
             remote,
             cky_i,
             cky_r: [0; 8],
-            created: now,
             suite: None,
             auth: AuthMethod::PreSharedKey,
             lifetime: Duration::from_secs(3600),
@@ -278,20 +275,5 @@ impl IsakmpSa {
     pub(crate) fn keymat(&self, gxy: Option<&[u8]>, spi: [u8; 4], ni: &[u8], nr: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
         let c = self.crypto.as_ref()?;
         Some(keymat::keymat(self.hash(), c.keys.skeyid_d.as_ref(), gxy, 3, spi, ni, nr, len))
-    }
-}
-
-#[cfg(test)]
-mod size_tests {
-    #[test]
-    fn print_sizes() {
-        println!(
-            "IsakmpSa {} QuickExchange {} Child {} P1Crypto {} Phase1Keys {}",
-            core::mem::size_of::<super::IsakmpSa>(),
-            core::mem::size_of::<super::QuickExchange>(),
-            core::mem::size_of::<super::Child>(),
-            core::mem::size_of::<super::P1Crypto>(),
-            core::mem::size_of::<crate::crypto::keymat::Phase1Keys>()
-        );
     }
 }

@@ -6,9 +6,12 @@
 //!   exponent's fixed bit length, never on its value). The Montgomery parameters of each
 //!   group are computed once per process. Public values and `g^xy` are the full modulus
 //!   length, left-padded with zeros (RFC 2409 §5: `g^xy` is used as is; strongSwan pads).
-//!   Private exponents are random with the length strongSwan uses, "as specified in RFC
-//!   3526" (its `opt_exp`, RFC 3526 §8 table): 256 bits for groups 2 and 5, 384 for 14 and
-//!   15, 512 for 16 (at least twice the strength estimate of each group).
+//!   Private exponents are random, short (the primes are safe primes, RFC 3526 §8): at
+//!   least twice the group's strength, i.e. the exponent sizes of RFC 3526 §8's "Strength
+//!   Estimate 1" (180, 220, 260, 300 bits for groups 5, 14, 15, 16) rounded up to whole
+//!   64-bit words, and never under 256 bits: 256 bits for groups 2, 5 and 14, 320 for 15,
+//!   384 for 16. (strongSwan's `opt_exp` is larger for 14-16: 384, 384, 512; the cost of
+//!   an exponentiation is linear in this length.)
 //! - ECP: aws-lc-rs ECDH. RFC 5903 §7: the public value is `x | y` (each coordinate the
 //!   field size, no 0x04 point-format octet) and the shared secret is `x` alone. The
 //!   private scalar is drawn from the caller's RNG (so seeded tests are reproducible) and
@@ -107,13 +110,13 @@ impl DhGroup {
         matches!(self, Self::Ecp256 | Self::Ecp384)
     }
 
-    /// Length in bits of a generated MODP private exponent (strongSwan's `opt_exp`, after
-    /// RFC 3526 §8); for ECP, the scalar length.
+    /// Length in bits of a generated MODP private exponent (see the module docs: RFC 3526
+    /// §8, at least 256); for ECP, the scalar length.
     pub const fn private_bits(self) -> u32 {
         match self {
-            Self::Modp1024 | Self::Modp1536 | Self::Ecp256 => 256,
-            Self::Modp2048 | Self::Modp3072 | Self::Ecp384 => 384,
-            Self::Modp4096 => 512,
+            Self::Modp1024 | Self::Modp1536 | Self::Modp2048 | Self::Ecp256 => 256,
+            Self::Modp3072 => 320,
+            Self::Modp4096 | Self::Ecp384 => 384,
         }
     }
 

@@ -234,8 +234,7 @@ fn write_sub(w: &mut Writer<'_>, next: u8, body: impl FnOnce(&mut Writer<'_>)) {
 }
 
 impl Transform {
-    fn read(next: u8, mut r: Reader<'_>) -> Result<Self, Error> {
-        let _ = next;
+    fn read(mut r: Reader<'_>) -> Result<Self, Error> {
         let number = r
             .u8()
             .map_err(|_| Error::BadProposalSyntax("transform header"))?;
@@ -296,7 +295,7 @@ impl Proposal {
                     });
                 }
                 let (next, body) = sub_payload(&mut r, "transform length")?;
-                transforms.push(Transform::read(next, body)?);
+                transforms.push(Transform::read(body)?);
                 match next {
                     0 => break,
                     NEXT_TRANSFORM => {}

@@ -115,6 +115,7 @@ pub fn nat(inside: &'static str, public: &'static str) -> impl FnMut(&mut Datagr
 /// One side's outbound SA really talks to the other side's inbound SA: an ESP packet sealed
 /// by `tx` opens with `rx` (same SPI, keys and transforms).
 pub fn assert_esp_pair(tx: &ChildSa, rx: &ChildSa) {
+    #[allow(clippy::disallowed_methods)]
     let t0 = Instant::now();
     assert_eq!(tx.outbound.spi, rx.inbound.spi);
     let mut out = OutboundSa::new(clone_params(&tx.outbound), t0).unwrap();
@@ -149,15 +150,15 @@ pub fn assert_children_agree(server: &IkeNode, client: &IkeNode) {
 pub const MINUTE: Duration = Duration::from_secs(60);
 
 /// A certificate configuration from the fixtures in tests/data/certs (generate.sh).
-pub fn cert_config(name: &str) -> sras_ike::Config {
+pub fn cert_config(name: &str) -> Config {
     use sras_ike::cert::{Certificate, PrivateKey, TrustStore};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/certs/");
     let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).unwrap();
     let certificate = Certificate::from_pem(&read(&format!("{name}.pem"))).unwrap().remove(0);
     let chain = Certificate::from_pem(&read("intermediate.pem")).unwrap();
-    let key = std::sync::Arc::new(PrivateKey::from_pem(&read(&format!("{name}.key.pem"))).unwrap());
+    let key = Arc::new(PrivateKey::from_pem(&read(&format!("{name}.key.pem"))).unwrap());
     let trust = TrustStore::new(Certificate::from_pem(&read("ca.pem")).unwrap());
-    sras_ike::Config { certificate: Some(sras_ike::CertConfig { certificate, chain, key, trust }), ..sras_ike::Config::default() }
+    Config { certificate: Some(sras_ike::CertConfig { certificate, chain, key, trust }), ..Config::default() }
 }
 
 /// 2027-01-15, inside every fixture's validity.
