@@ -494,6 +494,15 @@ mod tests {
     }
 
     #[test]
+    fn keys_are_send_and_sync() {
+        fn check<T: Send + Sync>() {}
+        check::<DhPrivateKey>();
+        check::<SharedSecret>();
+        check::<super::super::Phase1Cipher>();
+        check::<super::super::Digest>();
+    }
+
+    #[test]
     fn ids() {
         for &g in DhGroup::ALL {
             assert_eq!(DhGroup::from_id(g.id()), Some(g));
