@@ -4,6 +4,8 @@
 use std::net::{IpAddr, SocketAddr};
 use std::time::Instant;
 
+use zeroize::Zeroizing;
+
 use crate::cert::{end_entity_index, id_matches, verify_ikev1, Certificate};
 use crate::config::ChildRequest;
 use crate::crypto::{ct_eq, keymat, Phase1Cipher};
@@ -221,8 +223,14 @@ impl Endpoint {
     fn derive_keys(&mut self, id: SaId, peer_ke: &[u8]) -> Result<(), Dropped> {
         let Some(sa) = self.sas.get(&id) else { return Err(Dropped::UnknownSa) };
         let suite = sa.suite.ok_or_else(|| Dropped::Unexpected("no suite".into()))?;
-        let dh = sa.dh.as_ref().ok_or_else(|| Dropped::Unexpected("no DH".into()))?;
-        let gxy = dh.agree(peer_ke).map_err(|e| Dropped::Unexpected(format!("KE: {e}")))?;
+        let gxy = match &sa.gxy {
+            Some(g) => g.clone(),
+            None => {
+                let dh = sa.dh.as_ref().ok_or_else(|| Dropped::Unexpected("no DH".into()))?;
+                let g = dh.agree(peer_ke).map_err(|e| Dropped::Unexpected(format!("KE: {e}")))?;
+                Zeroizing::new(g.as_ref().to_vec())
+            }
+        };
         let skeyid = match sa.auth {
             AuthMethod::PreSharedKey => {
                 let psk = sa.psk.as_ref().ok_or_else(|| Dropped::Refused("no pre-shared key for this peer".into()))?;
@@ -246,7 +254,42 @@ impl Endpoint {
         let iv = keys.iv.clone();
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
         sa.crypto = Some(Box::new(P1Crypto { keys, alg: suite.cipher, iv }));
+        sa.gxy = Some(gxy);
         Ok(())
+    }
+
+    /// Responder, MM5 with pre-shared keys: the key chosen by address (or the group key)
+    /// did not decrypt and verify, so try the keys configured per peer ID, checking that the
+    /// ID inside is the one the key is for (seed 001 §5.1.4: per-peer keys in Main Mode).
+    fn try_id_keys(&mut self, now: Instant, id: SaId, header: &Header, msg: &[u8]) -> Option<(Inbound, Vec<u8>, Identification)> {
+        let ke = self.sas.get(&id)?.gxi.clone();
+        let candidates: Vec<(Vec<u8>, Zeroizing<Vec<u8>>)> = self
+            .config
+            .psk
+            .iter()
+            .filter_map(|e| match &e.peer {
+                crate::config::PeerSelector::Id(x) => Some((x.clone(), e.secret.clone())),
+                _ => None,
+            })
+            .take(64)
+            .collect();
+        for (want, secret) in candidates {
+            self.sas.get_mut(&id)?.psk = Some(secret);
+            if self.derive_keys(id, &ke).is_err() {
+                continue;
+            }
+            let sa = self.sas.get(&id)?;
+            let c = sa.crypto.as_ref()?;
+            let Ok((m, next_iv)) = c.cipher().map_err(Dropped::from).and_then(|k| Self::decrypt(&k, &c.iv, header, msg)) else { continue };
+            match self.verify_peer(now, id, &m, true) {
+                Ok(peer) if peer.data == want => {
+                    self.sas.get_mut(&id)?.group_key = false;
+                    return Some((m, next_iv, peer));
+                }
+                _ => continue,
+            }
+        }
+        None
     }
 
     fn choose_psk(&mut self, id: SaId, peer_id: Option<&[u8]>) -> Result<(), Dropped> {
@@ -486,7 +529,13 @@ impl Endpoint {
         if ke.len() != group.public_len() {
             return Err(Dropped::Unexpected(format!("KE of {} bytes for {group:?}", ke.len())));
         }
-        self.choose_psk(id, None)?;
+        let id_keys = self.config.psk.iter().any(|e| matches!(e.peer, crate::config::PeerSelector::Id(_)));
+        let have_key = match self.choose_psk(id, None) {
+            Ok(()) => true,
+            // Keys per ID only: chosen in MM5, once the ID can be read (try_id_keys).
+            Err(_) if id_keys => false,
+            Err(e) => return Err(e),
+        };
         let dh = group.generate(&mut self.rng)?;
         let nr = self.random_bytes(NONCE_LEN);
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
@@ -496,7 +545,14 @@ impl Endpoint {
         sa.ni = ni.to_vec();
         sa.nr = nr;
         sa.peer_certreq = m.first(PayloadType::CertificateRequest).is_some();
-        self.derive_keys(id, ke)?;
+        if have_key {
+            self.derive_keys(id, ke)?;
+        } else {
+            let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
+            let dh = sa.dh.as_ref().ok_or(Dropped::UnknownSa)?;
+            let g = dh.agree(ke).map_err(|e| Dropped::Unexpected(format!("KE: {e}")))?;
+            sa.gxy = Some(Zeroizing::new(g.as_ref().to_vec()));
+        }
         self.detect_nat(id, &m);
         let natd = self.our_nat_d(id);
         let certreqs = if self.sas.get(&id).is_some_and(|s| s.auth == AuthMethod::RsaSignature) { self.certreqs() } else { Vec::new() };
@@ -524,15 +580,23 @@ impl Endpoint {
 
     /// Responder, MM5: authenticate the initiator, answer MM6, established.
     fn mm_r5(&mut self, now: Instant, id: SaId, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8]) -> Result<(), Dropped> {
-        let (m, next_iv) = {
+        if !header.flags.contains(Flags::ENCRYPTION) {
+            return Err(Dropped::Unexpected("MM5 not encrypted".into()));
+        }
+        let first = {
             let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
-            if !header.flags.contains(Flags::ENCRYPTION) {
-                return Err(Dropped::Unexpected("MM5 not encrypted".into()));
+            match sa.crypto.as_ref() {
+                Some(c) => c.cipher().map_err(Dropped::from).and_then(|k| Self::decrypt(&k, &c.iv, header, msg)),
+                None => Err(Dropped::BadAuth("no key chosen yet".into())),
             }
-            let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
-            Self::decrypt(&c.cipher()?, &c.iv, header, msg)?
         };
-        let peer_id = self.verify_peer(now, id, &m, true)?;
+        let verified = first.and_then(|(m, iv)| self.verify_peer(now, id, &m, true).map(|p| (m, iv, p)));
+        let psk = self.sas.get(&id).is_some_and(|s| s.auth == AuthMethod::PreSharedKey);
+        let (m, next_iv, peer_id) = match verified {
+            Ok(v) => v,
+            Err(e) if psk => self.try_id_keys(now, id, header, msg).ok_or(e)?,
+            Err(e) => return Err(e),
+        };
         let initial_contact = m.all(PayloadType::Notification).filter_map(|b| Notification::decode(b).ok()).any(|n| n.notify_type == NotifyType::InitialContact);
         self.follow_peer(id, local, remote);
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
@@ -786,6 +850,7 @@ impl Endpoint {
         // What only phase 1 needed goes: the SA stays small for its hours of life.
         sa.dh = None;
         sa.psk = None;
+        sa.gxy = None;
         for v in [&mut sa.sai_b, &mut sa.gxi, &mut sa.gxr, &mut sa.ni, &mut sa.nr, &mut sa.our_id_b] {
             *v = Vec::new();
         }

@@ -153,6 +153,8 @@ pub(crate) struct IsakmpSa {
     pub(crate) ni: Vec<u8>,
     pub(crate) nr: Vec<u8>,
     pub(crate) psk: Option<Zeroizing<Vec<u8>>>,
+    /// g^xy, kept during phase 1 so a responder can try the keys of several peers.
+    pub(crate) gxy: Option<Zeroizing<Vec<u8>>>,
     pub(crate) group_key: bool,
     pub(crate) crypto: Option<Box<P1Crypto>>,
     pub(crate) peer_id: Option<Identification>,
@@ -206,6 +208,7 @@ impl IsakmpSa {
             ni: Vec::new(),
             nr: Vec::new(),
             psk: None,
+            gxy: None,
             group_key: false,
             crypto: None,
             peer_id: None,

@@ -306,3 +306,39 @@ fn certificate_id_by_address_is_accepted() {
     assert!(ok);
     assert_children_agree(net.node(s), net.node(c));
 }
+
+fn psk(peer: sras_ike::PeerSelector, key: &[u8]) -> sras_ike::PskEntry {
+    sras_ike::PskEntry { peer, secret: zeroize::Zeroizing::new(key.to_vec()) }
+}
+
+#[test]
+fn main_mode_keys_per_peer_id() {
+    use sras_ike::PeerSelector::Id;
+    let server = Config {
+        psk: vec![psk(Id(b"bob.example".to_vec()), b"bob-key"), psk(Id(b"alice.example".to_vec()), b"alice-key")],
+        ..Config::default()
+    };
+    let alice = Config {
+        psk: vec![psk(sras_ike::PeerSelector::Any, b"alice-key")],
+        local_id: Some(sras_ike::wire::Identification::fqdn("alice.example")),
+        ..Config::default()
+    };
+    let (net, s, c) = establish(server.clone(), alice, LinkConfig::ideal(), 40);
+    assert_children_agree(net.node(s), net.node(c));
+    let up = net.node(s).events.iter().find_map(|e| if let sras_ike::Event::Phase1Up(i) = e { Some(i.clone()) } else { None }).unwrap();
+    assert!(!up.group_key);
+    assert_eq!(up.peer_id.data, b"alice.example");
+
+    // Bob's key with Alice's name does not get in.
+    let mallory = Config {
+        psk: vec![psk(sras_ike::PeerSelector::Any, b"bob-key")],
+        local_id: Some(sras_ike::wire::Identification::fqdn("alice.example")),
+        ..Config::default()
+    };
+    let mut net = Network::new(41, LinkConfig::ideal());
+    let (s, c) = add_pair(&mut net, IkeNode::new(server, 1), IkeNode::new(mallory, 2), CLIENT);
+    let now = net.now();
+    net.node_mut(c).ep.connect(now, addr(CLIENT, 500), addr(SERVER, 500), ChildRequest::default());
+    net.run_for(3 * MINUTE);
+    assert_eq!(net.node(s).phase1_up(), 0);
+}
