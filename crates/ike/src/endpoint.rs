@@ -474,13 +474,16 @@ impl Endpoint {
         let body = header.body(msg);
         let first = payloads.first().ok_or_else(|| Dropped::Malformed("empty fragment".into()))?;
         let frag = FragmentPayload::decode(first.body(body))?;
-        match self.fragments.insert(now, header.initiator_cookie, &frag) {
+        let dropped_before = self.fragments.dropped();
+        let r = self.fragments.insert(now, header.initiator_cookie, &frag);
+        // One count per datagram refused or ignored as a duplicate.
+        if r.is_err() || self.fragments.dropped() != dropped_before {
+            self.stats.fragments_dropped += 1;
+        }
+        match r {
             Ok(Some(whole)) => self.handle_message(now, local, remote, &whole, depth + 1),
             Ok(None) => Ok(()),
-            Err(e) => {
-                self.stats.fragments_dropped += 1;
-                Err(Dropped::Refused(e.to_string()))
-            }
+            Err(e) => Err(Dropped::Refused(e.to_string())),
         }
     }
 

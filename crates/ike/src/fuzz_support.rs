@@ -1,10 +1,21 @@
 //! Internals for the fuzz targets and the robustness tests (quinn's `#[cfg(fuzzing)]`):
-//! forging protected messages under an established ISAKMP SA, as its peer would send them.
+//! forging protected messages under an established ISAKMP SA, as its peer would send them, and
+//! the stateful responder harness of the `ike_responder` fuzz target ([`Endpoint::fuzz_responder`]).
 
-use crate::crypto::keymat;
-use crate::endpoint::Endpoint;
+use core::time::Duration;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::sync::Arc;
+use std::time::Instant;
+
+use sras_core::Transmit;
+use zeroize::Zeroizing;
+
+use crate::config::{ChildRequest, Config, DpdConfig, PeerSelector, PskEntry};
+use crate::crypto::{keymat, DhGroup};
+use crate::endpoint::{Endpoint, Event, Stats, NON_ESP_MARKER};
+use crate::proposal::Profile;
 use crate::quick::chain_with_hash;
-use crate::wire::{encode_payloads, ExchangeType, PayloadType};
+use crate::wire::{encode_payloads, ExchangeType, Header, PayloadType};
 
 /// What to put in the HASH payload of a forged message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,20 +80,6 @@ impl Endpoint {
 // The stateful responder fuzz target (`fuzz/fuzz_targets/ike_responder.rs`, rustls
 // `fuzzers/server.rs`): datagram sequences, with time passing, fed to a responder endpoint.
 
-use core::time::Duration;
-use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
-use std::sync::Arc;
-use std::time::Instant;
-
-use sras_core::Transmit;
-use zeroize::Zeroizing;
-
-use crate::config::{ChildRequest, Config, DpdConfig, PeerSelector, PskEntry};
-use crate::crypto::DhGroup;
-use crate::endpoint::{Stats, NON_ESP_MARKER};
-use crate::proposal::Profile;
-use crate::wire::Header;
-
 const fn v4(a: u8, b: u8, c: u8, d: u8, port: u16) -> SocketAddr {
     SocketAddr::new(IpAddr::V4(Ipv4Addr::new(a, b, c, d)), port)
 }
@@ -111,13 +108,26 @@ const KIND_QUICK: u8 = 3;
 /// Rounds of [`Harness::pump`] before it gives up (a ping-pong must end).
 const PUMP_ROUNDS: usize = 32;
 
-fn fuzz_config(aggressive: bool) -> Config {
+/// The responder's configuration (`server`), or the helper client's. One fast group keeps the
+/// executions cheap (the codec and the state machines are the target, not the bignum
+/// arithmetic), and the helper offers a single suite.
+fn fuzz_config(server: bool) -> Config {
+    let compatible = Profile::compatible();
+    let profile = if server {
+        Profile { groups: vec![DhGroup::Ecp256], ..compatible }
+    } else {
+        Profile {
+            ciphers: vec![compatible.ciphers[0]],
+            hashes: vec![compatible.hashes[0]],
+            groups: vec![DhGroup::Ecp256],
+            esp: compatible.esp[..1].to_vec(),
+            ..compatible
+        }
+    };
     Config {
-        // One fast group keeps the executions cheap; the codec and state machines are the
-        // target, not the bignum arithmetic.
-        profile: Profile { groups: vec![DhGroup::Ecp256], ..Profile::compatible() },
+        profile,
         psk: vec![PskEntry { peer: PeerSelector::Any, secret: Zeroizing::new(b"sras-fuzz-psk".to_vec()) }],
-        aggressive_mode: aggressive,
+        aggressive_mode: server,
         dpd: Some(DpdConfig { delay: Duration::from_secs(10), timeout: Duration::from_secs(30) }),
         phase1_lifetime: Duration::from_secs(3600),
         phase2_lifetime: Duration::from_secs(1200),
@@ -142,6 +152,8 @@ struct Harness {
     server: Endpoint,
     client: Endpoint,
     to_client: Vec<Transmit>,
+    /// The responder's events (the first 256).
+    events: Vec<Event>,
     now: Instant,
     max_half_open: usize,
 }
@@ -151,7 +163,7 @@ impl Harness {
         #[allow(clippy::disallowed_methods)] // the fuzz harness is the caller; it owns the clock
         let now = Instant::now();
         let (server, client) = Endpoint::fuzz_responder_endpoints(now, established);
-        Self { server, client, to_client: Vec::new(), now, max_half_open: fuzz_config(true).max_half_open }
+        Self { server, client, to_client: Vec::new(), events: Vec::new(), now, max_half_open: fuzz_config(true).max_half_open }
     }
 
     /// Checks and routes everything the server sent.
@@ -173,7 +185,11 @@ impl Harness {
                 self.to_client.push(t);
             }
         }
-        while self.server.poll_event().is_some() {}
+        while let Some(e) = self.server.poll_event() {
+            if self.events.len() < 256 {
+                self.events.push(e);
+            }
+        }
         while self.client.poll_event().is_some() {}
         let stats = self.server.stats();
         let bound = self.max_half_open + usize::try_from(stats.phase1_established).unwrap_or(usize::MAX);
@@ -270,6 +286,10 @@ impl Harness {
                 break;
             }
         }
+        if items.is_empty() && mode == HashMode::Omitted {
+            // Nothing to encrypt: `forge_protected` would hand an empty chain to the cipher.
+            return None;
+        }
         self.client.forge_protected(cookies, exchange, mid, &items, mode)
     }
 
@@ -322,7 +342,8 @@ impl Endpoint {
     }
 
     /// Runs one input of the `ike_responder` fuzz target and returns the responder's counters
-    /// (before the final expiry). Panics only when an invariant breaks.
+    /// and its first 256 events (before the final expiry). Panics only when an invariant
+    /// breaks.
     ///
     /// Input: the first byte's bit 0 selects a helper client that has completed Main Mode and
     /// Quick Mode with the responder ([`Self::fuzz_responder_endpoints`]); then records:
@@ -342,8 +363,8 @@ impl Endpoint {
     /// one of the responder's addresses, framed for its port, with a valid header; the SAs held
     /// are at most the half-open cap plus those ever established; no timer is overdue after
     /// `handle_timeout`. At the end, four hours later, no SA is left.
-    pub fn fuzz_responder(data: &[u8]) -> Stats {
-        let Some((&flags, mut rest)) = data.split_first() else { return Stats::default() };
+    pub fn fuzz_responder(data: &[u8]) -> (Stats, Vec<Event>) {
+        let Some((&flags, mut rest)) = data.split_first() else { return (Stats::default(), Vec::new()) };
         let mut h = Harness::new(flags & 1 == 1);
         while let Some((&op, tail)) = rest.split_first() {
             rest = tail;
@@ -360,8 +381,9 @@ impl Endpoint {
             }
         }
         let stats = h.server.stats();
+        let events = core::mem::take(&mut h.events);
         h.finish();
-        stats
+        (stats, events)
     }
 
     /// Appends a datagram record to a `fuzz_responder` input: `kind` 0 (port 500) or 1 (port

@@ -92,7 +92,23 @@ impl Endpoint {
         if got.is_empty() || !crate::crypto::ct_eq(got, expected.as_ref()) {
             return Err(Dropped::BadAuth("Informational HASH mismatch".into()));
         }
-        if let Some(sa) = self.sas.get_mut(&id) {
+        let digest = Self::digest(msg);
+        let Some(sa) = self.sas.get_mut(&id) else { return Err(Dropped::UnknownSa) };
+        if sa.recent_info.contains(&digest) {
+            self.stats.duplicates += 1;
+            return Err(Dropped::Duplicate);
+        }
+        if sa.recent_info.len() >= 16 {
+            sa.recent_info.pop_front();
+        }
+        sa.recent_info.push_back(digest);
+        // Any fresh protected message proves the peer alive, except a DPD ACK that answers
+        // no probe of ours (ROBUSTNESS 42).
+        let only_acks = m.payloads.iter().skip(1).all(|p| {
+            p.kind == PayloadType::Notification
+                && Notification::decode(p.body(&m.plain)).is_ok_and(|n| n.notify_type == NotifyType::DpdRUThereAck)
+        });
+        if !only_acks {
             sa.last_heard = now;
         }
         for p in m.payloads.iter().skip(1) {
@@ -161,6 +177,7 @@ impl Endpoint {
                 // ROBUSTNESS 42: an ACK with another sequence number is ignored.
                 if sa.dpd.pending == Some(seq) {
                     sa.dpd.pending = None;
+                    sa.last_heard = now;
                 }
             }
             NotifyType::InitialContact => {

@@ -181,6 +181,9 @@ pub(crate) struct IsakmpSa {
     pub(crate) replaced: bool,
     /// The ISAKMP SA this one rekeys (initiator).
     pub(crate) replaces: Option<SaId>,
+    /// Digests of recent protected Informational messages: a replay changes nothing, not
+    /// even the liveness DPD measures (ROBUSTNESS 42).
+    pub(crate) recent_info: std::collections::VecDeque<[u8; 32]>,
     /// The deadline currently registered in the endpoint's timer heap.
     pub(crate) deadline: Option<Instant>,
     /// A responder SA not established by then is dropped (half-open timeout).
@@ -232,6 +235,7 @@ impl IsakmpSa {
             replaces: None,
             deadline: None,
             give_up_at: None,
+            recent_info: std::collections::VecDeque::new(),
         }
     }
 
