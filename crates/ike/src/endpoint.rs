@@ -68,6 +68,8 @@ pub struct Phase1Info {
     pub auth: AuthMethod,
     /// The peer's phase 1 ID.
     pub peer_id: Identification,
+    /// The subject of the peer's certificate (signature authentication), for logs.
+    pub peer_subject: Option<String>,
     /// The peer is behind a NAT / we are (or pretend to be).
     pub nat: (bool, bool),
     /// The key the peer was authenticated with was the group key.
@@ -788,7 +790,11 @@ impl Endpoint {
         sa.expires = None;
         let cookies = (sa.cky_i, sa.cky_r);
         let empty = sa.children.is_empty();
-        tracing::info!(sa = id.0, %remote, ?reason, "IKE phase1 deleted");
+        if state == P1State::Established {
+            tracing::info!(sa = id.0, %remote, ?reason, "IKE phase1 deleted");
+        } else {
+            tracing::info!(sa = id.0, %remote, ?reason, "IKE negotiation abandoned");
+        }
         self.events.push_back(Event::Phase1Down { sa: id, remote, reason });
         self.by_cookies.remove(&cookies);
         if empty {

@@ -105,6 +105,9 @@ const KIND_RAW_4500: u8 = 1;
 const KIND_INFORMATIONAL: u8 = 2;
 const KIND_QUICK: u8 = 3;
 
+/// Rekeys and new Main Modes the helper starts per input, at most.
+const HELPER_BUDGET: u8 = 8;
+
 /// Rounds of [`Harness::pump`] before it gives up (a ping-pong must end).
 const PUMP_ROUNDS: usize = 32;
 
@@ -154,6 +157,8 @@ struct Harness {
     to_client: Vec<Transmit>,
     /// The responder's events (the first 256).
     events: Vec<Event>,
+    /// Rekeys and new Main Modes the helper may still start.
+    helper_budget: u8,
     now: Instant,
     max_half_open: usize,
 }
@@ -163,7 +168,7 @@ impl Harness {
         #[allow(clippy::disallowed_methods)] // the fuzz harness is the caller; it owns the clock
         let now = Instant::now();
         let (server, client) = Endpoint::fuzz_responder_endpoints(now, established);
-        Self { server, client, to_client: Vec::new(), events: Vec::new(), now, max_half_open: fuzz_config(true).max_half_open }
+        Self { server, client, to_client: Vec::new(), events: Vec::new(), helper_budget: HELPER_BUDGET, now, max_half_open: fuzz_config(true).max_half_open }
     }
 
     /// Checks and routes everything the server sent.
@@ -231,6 +236,13 @@ impl Harness {
 
     fn helper(&mut self, action: u8) {
         let newest = self.client.children().last().map(|c| c.1);
+        if matches!(action, 1 | 3) {
+            // Each costs Diffie-Hellman work on both sides: a few per input reach every state.
+            if self.helper_budget == 0 {
+                return;
+            }
+            self.helper_budget -= 1;
+        }
         match action {
             1 => {
                 if let Some(spi) = newest {
@@ -349,8 +361,9 @@ impl Endpoint {
     /// Quick Mode with the responder ([`Self::fuzz_responder_endpoints`]); then records:
     /// - `0x80 | n`: `n` seconds pass (`handle_timeout` on both endpoints);
     /// - `0x40 | a`: the helper acts: 1 rekeys its newest IPsec SA, 2 deletes everything, 3
-    ///   starts another Main Mode, 4 deletes its newest IPsec SA, anything else delivers what is
-    ///   in flight between it and the responder until both are quiet;
+    ///   starts another Main Mode (1 and 3: eight times per input at most), 4 deletes its newest
+    ///   IPsec SA, anything else delivers what is in flight between it and the responder until
+    ///   both are quiet;
     /// - `op` (bits 6-7 clear), a u16 length (big-endian) and that many bytes: a datagram from
     ///   source `op & 3` (192.0.2.3:500, 192.0.2.3:4500, 198.51.100.7:500,
     ///   \[2001:db8::7\]:500); bits 2-3: 0 the bytes to port 500, 1 the bytes to port 4500 after

@@ -154,7 +154,8 @@ impl Endpoint {
                     .collect();
                 let hit = self.sas.get(&id).is_some_and(|sa| sa.children.iter().any(|c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in)));
                 if hit {
-                    tracing::info!(sa = id.0, ?spis, "IKE delete received (IPsec SA)");
+                    let shown: Vec<String> = spis.iter().map(ToString::to_string).collect();
+                    tracing::info!(sa = id.0, spis = %shown.join(","), "IKE delete received (IPsec SA)");
                     self.delete_children(now, id, |c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in), DownReason::PeerDeleted, false);
                 }
                 false

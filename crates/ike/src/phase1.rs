@@ -374,6 +374,10 @@ impl Endpoint {
                 }
                 let sig = msg.first(PayloadType::Signature).ok_or_else(|| Dropped::BadAuth("no SIG".into()))?;
                 verify_ikev1(ee, expected.as_ref(), sig).map_err(|e| Dropped::BadAuth(format!("signature: {e}")))?;
+                let subject = ee.subject_string();
+                if let Some(sa) = self.sas.get_mut(&id) {
+                    sa.peer_subject = Some(subject);
+                }
             }
         }
         Ok(peer_id)
@@ -864,6 +868,7 @@ impl Endpoint {
             cookies: (sa.cky_i, sa.cky_r),
             suite,
             auth: sa.auth,
+            peer_subject: sa.peer_subject.clone(),
             peer_id: sa.peer_id.clone().unwrap_or(Identification { id_type: IdType::KeyId, protocol: 0, port: 0, data: Vec::new() }),
             nat: (sa.peer_behind_nat, sa.local_behind_nat),
             group_key: sa.group_key,

@@ -158,6 +158,8 @@ pub(crate) struct IsakmpSa {
     pub(crate) group_key: bool,
     pub(crate) crypto: Option<Box<P1Crypto>>,
     pub(crate) peer_id: Option<Identification>,
+    /// The subject of the peer's certificate, once verified.
+    pub(crate) peer_subject: Option<String>,
     /// Responder Aggressive Mode: our ID body sent in AM2.
     pub(crate) our_id_b: Vec<u8>,
     pub(crate) natt: Option<NatTraversal>,
@@ -215,6 +217,7 @@ impl IsakmpSa {
             group_key: false,
             crypto: None,
             peer_id: None,
+            peer_subject: None,
             our_id_b: Vec::new(),
             natt: None,
             peer_behind_nat: false,

@@ -19,6 +19,10 @@ use zeroize::Zeroizing;
 
 use crate::pool::PoolRange;
 
+mod ike;
+
+pub(crate) use self::ike::IkeConfig;
+
 /// The UDP port of L2TP (RFC 2661 §8.1), used when an address leaves it out.
 pub(crate) const L2TP_PORT: u16 = 1701;
 
@@ -117,6 +121,7 @@ struct RawFile {
     client: Option<RawClient>,
     ppp: Option<RawPpp>,
     users: Option<Vec<RawUser>>,
+    ike: Option<ike::RawIke>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -237,6 +242,9 @@ pub(crate) struct Config {
     /// `[[users]]`: the server's local users. Empty in the file means the built-in test user.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) users: Vec<User>,
+    /// `[ike]`: IKEv1 for `sras ike`; `None` when the section is left out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ike: Option<IkeConfig>,
 }
 
 /// One `[[users]]` entry.
@@ -397,11 +405,13 @@ impl Config {
             None => Vec::new(),
             Some(list) => users_from_raw(list)?,
         };
+        let ike = raw.ike.map(IkeConfig::from_raw).transpose()?;
         Ok(Self {
             l2tp,
             client,
             ppp,
             users,
+            ike,
         })
     }
 
@@ -1045,6 +1055,12 @@ mod tests {
         )
         .unwrap();
         assert!(c.client.server.is_some());
+        let i = Config::parse(
+            include_str!("../../../examples/ike.toml"),
+            "examples/ike.toml",
+        )
+        .unwrap();
+        assert_eq!(i.ike.unwrap().psk.len(), 2);
     }
 
     #[test]

@@ -4,17 +4,20 @@
 //! the protocols live in the sans-IO crates it drives ([`driver`]). Today it runs plain L2TP
 //! (RFC 2661) over UDP with PPP in each session: `sras server` is an LNS that authenticates
 //! users and hands out addresses, `sras connect` a LAC that logs in and pings the server.
-//! IPsec and the TUN device come later.
+//! `sras ike` runs IKEv1 alone (sras-ike): it negotiates ISAKMP and IPsec SAs as responder or,
+//! with `--connect`, as initiator, without L2TP and without processing ESP yet. The TUN device
+//! comes later.
 //!
 //! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
 
 mod config;
 mod driver;
 mod icmp;
+mod keylog;
 mod pool;
 mod users;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -32,8 +35,9 @@ use crate::pool::Pool;
 
 /// sras: an L2TP/IPsec remote-access server and client.
 ///
-/// Today: plain L2TP (RFC 2661) over UDP with PPP, as server (LNS) and client (LAC). IPsec and
-/// the TUN device are not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
+/// Today: plain L2TP (RFC 2661) over UDP with PPP, as server (LNS) and client (LAC); and IKEv1
+/// alone (`sras ike`), which negotiates IPsec SAs without processing ESP yet. The TUN device is
+/// not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
 #[derive(Debug, Parser)]
 #[command(name = "sras", version, propagate_version = true)]
 struct Cli {
@@ -82,6 +86,23 @@ enum Command {
         #[arg(long, value_name = "SECS", default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..=86_400))]
         timeout: u64,
     },
+    /// Run IKEv1 alone (no L2TP): answer peers, or with --connect initiate to one.
+    ///
+    /// Listens on ike.listen, UDP ike.port (500) and ike.natt_port (4500), and negotiates ISAKMP
+    /// SAs (Main Mode; Aggressive Mode if enabled) and IPsec SAs (Quick Mode, ESP in transport
+    /// mode for UDP/1701, as L2TP/IPsec uses them), with NAT traversal and dead peer detection.
+    /// Logs `IKE phase1 established` and `IKE phase2 established ... spi_in=0x... spi_out=0x...`.
+    /// ESP itself is not processed yet. SIGTERM or SIGINT deletes every SA (Delete notifications
+    /// to the peers) and exits 0.
+    Ike {
+        /// Configuration file (TOML, see docs/configuration.md) with an [ike] section.
+        #[arg(short, long, value_name = "FILE")]
+        config: PathBuf,
+        /// Initiate Main Mode and Quick Mode (L2TP/IPsec: transport mode, UDP/1701) to this peer,
+        /// an IP address or host name (its port is ike.port), from ike.listen.
+        #[arg(long, value_name = "ADDR")]
+        connect: Option<String>,
+    },
     /// Validate a configuration file and print the effective configuration (defaults filled
     /// in, the secret redacted). Exits 2 if it is invalid, naming the key.
     CheckConfig {
@@ -121,6 +142,9 @@ fn main() -> ExitCode {
                     Duration::from_secs(timeout),
                 )
             })
+        }
+        Command::Ike { config, connect } => {
+            with_config(Config::load(&config), |cfg| ike(&cfg, connect.as_deref()))
         }
     }
 }
@@ -349,6 +373,135 @@ fn connect(
         })
     })();
     finish(result)
+}
+
+/// The peer of `sras ike --connect`: an IP address, or a host name resolved at start.
+fn ike_peer_arg(s: &str) -> Result<Result<IpAddr, String>, String> {
+    if let Ok(ip) = s.parse::<IpAddr>() {
+        return Ok(Ok(ip));
+    }
+    // A host name, checked as client.server is; no port.
+    if s.contains([':', '[']) || config::normalize_server("--connect", s).is_err() {
+        return Err(format!(
+            "--connect {s:?}: must be the peer's IP address or host name, without a port (the peer's IKE port is ike.port)"
+        ));
+    }
+    Ok(Err(s.to_owned()))
+}
+
+/// Resolves the `--connect` peer to an address of the family of `listen`.
+async fn ike_peer(
+    arg: Result<IpAddr, String>,
+    port: u16,
+    listen: IpAddr,
+) -> Result<SocketAddr, String> {
+    let ip = match arg {
+        Ok(ip) => ip,
+        Err(host) => {
+            let addrs: Vec<SocketAddr> = tokio::net::lookup_host((host.as_str(), port))
+                .await
+                .map_err(|e| format!("cannot resolve the peer {host}: {e}"))?
+                .collect();
+            addrs
+                .iter()
+                .find(|a| a.is_ipv4() == listen.is_ipv4())
+                .or(addrs.first())
+                .map(SocketAddr::ip)
+                .ok_or_else(|| format!("the peer {host} resolves to no address"))?
+        }
+    };
+    // A specific IPv4 listen address cannot reach an IPv6 peer, and the other way round ("::"
+    // is dual-stack and reaches both).
+    let reachable = ip.is_ipv4() == listen.is_ipv4() || listen == IpAddr::from([0u16; 8]);
+    if !reachable {
+        return Err(format!(
+            "--connect {ip}: not reachable from ike.listen = {listen} (another address family)"
+        ));
+    }
+    Ok(SocketAddr::new(ip, port))
+}
+
+fn ike(cfg: &Config, connect: Option<&str>) -> ExitCode {
+    let Some(ike) = &cfg.ike else {
+        error!("the configuration has no [ike] section: `sras ike` needs one, with [[ike.psk]] or [ike.certificate] (docs/configuration.md)");
+        return ExitCode::from(2);
+    };
+    let peer_arg = match connect.map(ike_peer_arg).transpose() {
+        Ok(a) => a,
+        Err(e) => {
+            error!("{e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = (|| {
+        let seed = os_seed()?;
+        let keylog = match &ike.keylog {
+            None => None,
+            Some(path) => Some(
+                keylog::KeyLog::open(std::path::Path::new(path))
+                    .map_err(|e| format!("cannot open ike.keylog {path:?}: {e}"))?,
+            ),
+        };
+        let mut endpoint =
+            sras_ike::Endpoint::new(std::sync::Arc::new(ike.endpoint_config()), *seed);
+        let unix = driver::unix_time();
+        endpoint.set_unix_time(driver::now(), unix);
+        runtime()?.block_on(async {
+            let peer = match peer_arg {
+                Some(a) => Some(ike_peer(a, ike.port, ike.listen).await?),
+                None => None,
+            };
+            let setup = driver::ike::IkeSetup {
+                listen: ike.listen,
+                port: ike.port,
+                natt_port: ike.natt_port,
+                connect: peer,
+                keylog,
+            };
+            let driver = driver::ike::IkeDriver::bind(endpoint, setup).await?;
+            let (a, b) = driver.local_addrs();
+            let show = |a: Option<SocketAddr>| a.map_or_else(|| "?".to_owned(), |a| a.to_string());
+            info!(
+                ike = %show(a),
+                natt = %show(b),
+                profile = ike.profile.name,
+                psk = ike.psk.len(),
+                certificate = ike.certificate.as_ref().map_or_else(|| "none".to_owned(), |c| c.loaded.certificate.subject_string()),
+                aggressive_mode = ike.aggressive_mode,
+                nat_traversal = ike.nat_traversal,
+                force_encapsulation = ike.force_encapsulation,
+                dpd_delay_s = ike.dpd_delay,
+                dpd_timeout_s = ike.dpd_timeout,
+                phase1_lifetime_s = ike.phase1_lifetime,
+                phase2_lifetime_s = ike.phase2_lifetime,
+                pfs = ?ike.pfs.0,
+                sha256_96 = ike.sha256_96,
+                "IKE listening"
+            );
+            info!("sras ike negotiates SAs only: ESP is not processed yet (no L2TP, no data path)");
+            ike_warnings(ike, unix);
+            Ok(driver.run().await)
+        })
+    })();
+    finish(result)
+}
+
+/// Start-up warnings about risky `[ike]` settings.
+fn ike_warnings(ike: &config::IkeConfig, unix: u64) {
+    if let Some(path) = &ike.keylog {
+        warn!(keylog = %path, "ike.keylog is set: the IKE and ESP keys of every SA are written to this file (debug only: whoever reads it can decrypt the traffic)");
+    }
+    if ike.aggressive_mode {
+        warn!("ike.aggressive_mode is on: Aggressive Mode exposes a hash of the pre-shared key to offline guessing by anyone who starts an exchange");
+    }
+    if ike.has_group_key() {
+        warn!("a group pre-shared key ([[ike.psk]] peer = \"*\") is configured: any peer that knows it can impersonate this gateway to the other peers; prefer a key per peer");
+    }
+    if let Some(c) = &ike.certificate {
+        if let Err(e) = c.loaded.certificate.check_validity(unix) {
+            warn!(cert = %c.cert, error = %e, "ike.certificate.cert is not valid now: peers will refuse it");
+        }
+    }
 }
 
 /// Authentication methods by their configuration names, for the logs.

@@ -5,7 +5,7 @@
 
 use std::io::{BufRead, BufReader};
 use std::net::UdpSocket;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::thread;
@@ -39,16 +39,20 @@ struct Server {
 }
 
 impl Server {
-    fn start(config: &PathBuf) -> Self {
+    fn start(config: &Path) -> Self {
+        Self::spawn(&["server".as_ref(), "-c".as_ref(), config.as_os_str()])
+    }
+
+    /// Starts `sras ARGS` (a long-running command) and waits for its "listening" log line.
+    fn spawn(args: &[&std::ffi::OsStr]) -> Self {
         let mut child = Command::new(SRAS)
-            .args(["server", "-c"])
-            .arg(config)
+            .args(args)
             .env("RUST_LOG", "debug")
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
             .spawn()
-            .expect("start sras server");
+            .expect("start sras");
         let stderr = child.stderr.take().unwrap();
         let (tx, lines) = mpsc::channel();
         thread::spawn(move || {
@@ -83,7 +87,7 @@ impl Server {
                     }
                 }
                 Err(_) => panic!(
-                    "server never logged {needle:?}; log:\n{}",
+                    "sras never logged {needle:?}; log:\n{}",
                     self.seen.join("\n")
                 ),
             }
@@ -102,7 +106,7 @@ impl Server {
             if std::time::Instant::now() > deadline {
                 let _ = self.child.kill();
                 panic!(
-                    "server did not exit after SIGTERM; log:\n{}",
+                    "sras did not exit after SIGTERM; log:\n{}",
                     self.seen.join("\n")
                 );
             }
@@ -453,7 +457,7 @@ fn check_config_prints_the_effective_config_without_the_secret() {
 #[test]
 fn check_config_accepts_the_examples() {
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../examples");
-    for f in ["server.toml", "client.toml"] {
+    for f in ["server.toml", "client.toml", "ike.toml"] {
         let out = Command::new(SRAS)
             .args(["check-config", "-c"])
             .arg(root.join(f))
@@ -564,4 +568,264 @@ fn ppp_pool_exhaustion_refuses_and_the_address_comes_back() {
     assert_eq!(local, "10.9.0.5");
     let (code, _) = server.terminate();
     assert_eq!(code, 0);
+}
+
+// ---------------------------------------------------------------------------------------------
+// `sras ike` and the [ike] section.
+
+const IKE_PSK: &str = "ike-psk-s3cret-for-tests";
+
+/// A certificate fixture of sras-ike's tests.
+fn ike_fixture(name: &str) -> String {
+    format!(
+        "{}/../ike/tests/data/certs/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    )
+}
+
+#[test]
+fn check_config_prints_the_ike_section_with_the_secret_redacted() {
+    let out = check_config(
+        "ike-good",
+        &format!("[ike]\nlisten = \"192.0.2.1\"\nprofile = \"modern\"\ndpd_delay = 10\ndpd_timeout = 40\npfs = 14\n[[ike.psk]]\npeer = \"192.0.2.3\"\nsecret = \"{IKE_PSK}\"\n[[ike.psk]]\npeer = \"id:client.example.net\"\nsecret = \"{IKE_PSK}-2\"\n"),
+    );
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for want in [
+        "[ike]",
+        "listen = \"192.0.2.1\"",
+        "port = 500",
+        "natt_port = 4500",
+        "profile = \"modern\"",
+        "dpd_delay = 10",
+        "dpd_timeout = 40",
+        "pfs = 14",
+        "phase1_lifetime = 28800",
+        "[[ike.psk]]",
+        "peer = \"192.0.2.3\"",
+        "peer = \"id:client.example.net\"",
+        "secret = \"<redacted>\"",
+    ] {
+        assert!(text.contains(want), "{want:?} missing:\n{text}");
+    }
+    assert!(!text.contains(IKE_PSK), "{text}");
+}
+
+#[test]
+fn check_config_rejects_bad_ike_values_naming_the_key() {
+    let psk = "[[ike.psk]]\npeer = \"*\"\nsecret = \"x\"\n";
+    let missing = ike_fixture("no-such-file.pem");
+    for (test, text, key) in [
+        (
+            "ike-profile",
+            format!("[ike]\nprofile = \"foo\"\n{psk}"),
+            "ike.profile = \"foo\"",
+        ),
+        (
+            "ike-peer",
+            "[ike]\n[[ike.psk]]\npeer = \"not an ip\"\nsecret = \"x\"\n".to_owned(),
+            "ike.psk[0].peer = \"not an ip\"",
+        ),
+        (
+            "ike-cert",
+            format!(
+                "[ike]\n[ike.certificate]\ncert = \"{missing}\"\nkey = \"{}\"\nca = [\"{}\"]\n",
+                ike_fixture("server.key.pem"),
+                ike_fixture("ca.pem")
+            ),
+            "ike.certificate.cert = ",
+        ),
+        (
+            "ike-dpd",
+            format!("[ike]\ndpd_delay = 60\ndpd_timeout = 30\n{psk}"),
+            "ike.dpd_timeout = 30",
+        ),
+    ] {
+        let out = check_config(test, &text);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(2), "{text:?}: {err}");
+        assert!(err.contains(key), "{text:?}: {err}");
+    }
+}
+
+#[test]
+fn ike_without_an_ike_section_exits_2() {
+    let cfg = temp_file("ike-none", "c.toml", "[l2tp]\nhello_interval_secs = 0\n");
+    let out = Command::new(SRAS)
+        .args(["ike", "-c"])
+        .arg(&cfg)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("[ike]"), "{err}");
+}
+
+/// A UDP port free on both 127.0.0.1 and 127.0.0.2 right now (the two IKE nodes of a test use
+/// the same ports, as real peers use 500 and 4500), other than `not`.
+fn free_port_on_both(not: u16) -> u16 {
+    loop {
+        let a = UdpSocket::bind("127.0.0.1:0").unwrap();
+        let p = a.local_addr().unwrap().port();
+        if p != not && UdpSocket::bind(("127.0.0.2", p)).is_ok() {
+            return p;
+        }
+    }
+}
+
+/// `(spi_in, spi_out)` of an `IKE phase2 established` log line.
+fn spis(line: &str) -> (String, String) {
+    let field = |name: &str| {
+        let at = line
+            .find(&format!("{name}="))
+            .unwrap_or_else(|| panic!("no {name} in {line:?}"));
+        line[at + name.len() + 1..]
+            .split([' ', ','])
+            .next()
+            .unwrap()
+            .trim_matches('"')
+            .to_owned()
+    };
+    (field("spi_in"), field("spi_out"))
+}
+
+/// A responder on 127.0.0.1 and an initiator (`--connect 127.0.0.1`) on 127.0.0.2, both with
+/// `auth` (the rest of the [ike] section, `{me}` and `{peer}` replaced by the node's and the
+/// peer's address): both establish phase 1 and 2; SIGTERM to the initiator sends Deletes that
+/// the responder receives. Returns both logs and the initiator's key log.
+fn ike_pair(test: &str, auth: &str) -> (Vec<String>, Vec<String>, String) {
+    let port = free_port_on_both(0);
+    let natt_port = free_port_on_both(port);
+    let keylog = std::env::temp_dir()
+        .join(format!("sras-cli-{}-{test}", std::process::id()))
+        .join("ike-keys");
+    let conf = |me: &str, peer: &str, extra: &str| {
+        format!(
+            "[ike]\nlisten = \"{me}\"\nport = {port}\nnatt_port = {natt_port}\n{extra}{}",
+            auth.replace("{me}", me).replace("{peer}", peer)
+        )
+    };
+    let resp_cfg = temp_file(test, "responder.toml", &conf("127.0.0.1", "127.0.0.2", ""));
+    let _ = std::fs::remove_file(&keylog);
+    let init_cfg = temp_file(
+        test,
+        "initiator.toml",
+        &conf(
+            "127.0.0.2",
+            "127.0.0.1",
+            &format!("keylog = \"{}\"\n", keylog.display()),
+        ),
+    );
+
+    let mut responder = Server::spawn(&["ike".as_ref(), "-c".as_ref(), resp_cfg.as_os_str()]);
+    let mut initiator = Server::spawn(&[
+        "ike".as_ref(),
+        "-c".as_ref(),
+        init_cfg.as_os_str(),
+        "--connect".as_ref(),
+        "127.0.0.1".as_ref(),
+    ]);
+    let i_line = initiator.wait_for("IKE phase2 established", Duration::from_secs(20));
+    let r_line = responder.wait_for("IKE phase2 established", Duration::from_secs(20));
+    initiator.wait_for("IKE phase1 established", Duration::from_secs(1));
+    responder.wait_for("IKE phase1 established", Duration::from_secs(1));
+    // Our inbound SA is the peer's outbound one.
+    let (i_in, i_out) = spis(&i_line);
+    let (r_in, r_out) = spis(&r_line);
+    assert_eq!(
+        (i_in.as_str(), i_out.as_str()),
+        (r_out.as_str(), r_in.as_str())
+    );
+
+    let (code, i_log) = initiator.terminate();
+    assert_eq!(code, 0, "initiator exit status; log:\n{}", i_log.join("\n"));
+    responder.wait_for("IKE delete received", Duration::from_secs(5));
+    responder.wait_for("IKE phase2 deleted", Duration::from_secs(5));
+    responder.wait_for("IKE phase1 deleted", Duration::from_secs(5));
+    let (code, r_log) = responder.terminate();
+    assert_eq!(code, 0, "responder exit status; log:\n{}", r_log.join("\n"));
+
+    for needle in ["IKE phase2 deleted", "IKE phase1 deleted", "keylog"] {
+        assert!(
+            i_log.iter().any(|l| l.contains(needle)),
+            "initiator log lacks {needle:?}:\n{}",
+            i_log.join("\n")
+        );
+    }
+    for l in i_log.iter().chain(&r_log) {
+        assert!(!l.contains(IKE_PSK), "secret logged: {l}");
+        assert!(!l.contains("panicked"), "{l}");
+    }
+
+    // The key log: phase 1, then both ESP SAs (inbound from the peer, outbound to it).
+    let keys = std::fs::read_to_string(&keylog).unwrap();
+    let lines: Vec<&str> = keys.lines().collect();
+    assert_eq!(lines.len(), 3, "{keys}");
+    assert!(lines[0].starts_with("ikev1:\""), "{keys}");
+    let (cookie, key) = lines[0]["ikev1:".len()..].split_once(',').unwrap();
+    assert_eq!(cookie.len(), 18, "{keys}");
+    assert!(key.len() >= 2 + 32, "{keys}");
+    assert!(
+        lines[1].starts_with(&format!(
+            "esp:\"IPv4\",\"127.0.0.1\",\"127.0.0.2\",\"{i_in}\",\""
+        )),
+        "{keys}"
+    );
+    assert!(
+        lines[2].starts_with(&format!(
+            "esp:\"IPv4\",\"127.0.0.2\",\"127.0.0.1\",\"{i_out}\",\""
+        )),
+        "{keys}"
+    );
+    (i_log, r_log, keys)
+}
+
+#[test]
+fn ike_initiator_and_responder_establish_and_delete_with_a_psk() {
+    let (i_log, r_log, _) = ike_pair(
+        "ike-psk",
+        &format!("[[ike.psk]]\npeer = \"{{peer}}\"\nsecret = \"{IKE_PSK}\"\n"),
+    );
+    let r = r_log.join("\n");
+    assert!(r.contains("auth=PreSharedKey"), "{r}");
+    assert!(
+        r.contains("IKE SA up") && r.contains("peer_id=127.0.0.2"),
+        "{r}"
+    );
+    assert!(i_log.iter().any(|l| l.contains("IKE connecting")));
+}
+
+#[test]
+fn ike_initiator_and_responder_establish_with_certificates() {
+    // Each node sends its certificate and the intermediate; both trust the root.
+    let dir = std::env::temp_dir().join(format!("sras-cli-{}-ike-cert", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let pem = |n: &str| std::fs::read_to_string(ike_fixture(n)).unwrap();
+    for (node, cert) in [("127.0.0.1", "server"), ("127.0.0.2", "client")] {
+        std::fs::write(
+            dir.join(format!("{node}.pem")),
+            pem(&format!("{cert}.pem")) + &pem("intermediate.pem"),
+        )
+        .unwrap();
+        std::fs::copy(
+            ike_fixture(&format!("{cert}.key.pem")),
+            dir.join(format!("{node}.key")),
+        )
+        .unwrap();
+    }
+    let (_, r_log, _) = ike_pair(
+        "ike-cert",
+        &format!(
+            "[ike.certificate]\ncert = \"{d}/{{me}}.pem\"\nkey = \"{d}/{{me}}.key\"\nca = [\"{}\"]\n",
+            ike_fixture("ca.pem"),
+            d = dir.display()
+        ),
+    );
+    let r = r_log.join("\n");
+    assert!(r.contains("auth=RsaSignature"), "{r}");
 }

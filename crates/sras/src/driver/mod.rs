@@ -17,8 +17,10 @@
 //! or [`CLOSE_GRACE`] has passed.
 //!
 //! Modules: [`l2tp`] (endpoint events), [`ppp`] (links, authentication, the ICMP echo
-//! responder, the client's pings), [`io`] (sockets).
+//! responder, the client's pings), [`io`] (sockets); [`ike`] is the separate loop of
+//! `sras ike` around the IKEv1 endpoint.
 
+pub(crate) mod ike;
 mod io;
 mod l2tp;
 mod ppp;
@@ -50,6 +52,15 @@ const MAX_DATAGRAM: usize = 65_535;
 #[allow(clippy::disallowed_methods)]
 pub(crate) fn now() -> Instant {
     Instant::now()
+}
+
+/// The wall clock in seconds since the Unix epoch, read once at start-up for the IKE endpoint's
+/// certificate validity checks (`set_unix_time`; the endpoint advances it with `now`).
+#[allow(clippy::disallowed_methods)]
+pub(crate) fn unix_time() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A Result Code AVP value (RFC 2661 §4.4.2) without an error code.
