@@ -59,6 +59,9 @@ impl Endpoint {
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
         let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
         let bs = c.alg.block_len();
+        if chain.is_empty() {
+            return Err(Dropped::Unexpected("an empty message".into()));
+        }
         let mut body = chain;
         let pad = (bs - body.len() % bs) % bs;
         body.resize(body.len() + pad, 0);

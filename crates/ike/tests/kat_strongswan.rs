@@ -1,6 +1,6 @@
 //! Known answers from real IKEv1 exchanges between two strongSwan 5.9.8 charons (Debian
 //! bookworm, `strongswan 5.9.8-5+deb12u5`, in the test bed's VMs): Main Mode with pre-shared
-//! keys and Quick Mode (transport mode, UDP/1701), charon at log level 4, which prints g^xy,
+//! keys (and, in `h-rsa-*`, RSA signatures) and Quick Mode (transport mode, UDP/1701), charon at log level 4, which prints g^xy,
 //! SKEYID*, Ka, the IVs, HASH_I/HASH_R and their inputs, and the Quick Mode KEYMAT.
 //!
 //! Each `tests/data/strongswan/<suite>.txt` holds the values of one exchange, cross-checked
@@ -10,7 +10,7 @@
 //! values are never logged, so g^xy is taken as given.
 //!
 //! For every suite this recomputes, with `sras_ike::crypto`, and compares byte for byte:
-//! SKEYID (PSK), SKEYID_d/a/e, Ka (truncated or expanded, RFC 2409 Appendix B), the phase 1
+//! SKEYID (PSK or signatures), SKEYID_d/a/e, Ka (truncated or expanded, RFC 2409 Appendix B), the phase 1
 //! IV, HASH_I and HASH_R, the first Quick Mode IV, and the KEYMAT of both ESP SAs (with the
 //! Quick Mode g^xy in the PFS suite).
 
@@ -170,9 +170,21 @@ fn strongswan_phase1_keys() {
     }
 }
 
+/// The length of an SA payload body at the start of `b` (RFC 2408 §3.4: DOI, Situation, then
+/// Proposal payloads chained by their Next Payload field, 2 = another Proposal).
+fn sa_body_len(b: &[u8]) -> usize {
+    let mut at = 8;
+    loop {
+        let next = b[at];
+        at += usize::from(u16::from_be_bytes([b[at + 2], b[at + 3]]));
+        if next != 2 {
+            return at;
+        }
+    }
+}
+
 /// HASH_I and HASH_R from charon's "HASH_I data" / "HASH_R data" (`g^xi | g^xr | CKY-I |
-/// CKY-R | SAi_b | IDii_b` and `g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b`; the ID payload
-/// bodies of these exchanges are ID_IPV4_ADDR, 8 bytes).
+/// CKY-R | SAi_b | IDii_b` and `g^xr | g^xi | CKY-R | CKY-I | SAi_b | IDir_b`).
 #[test]
 fn strongswan_hash_i_and_hash_r() {
     for k in suites() {
@@ -184,9 +196,8 @@ fn strongswan_hash_i_and_hash_r() {
         let data_r = k.b("hash_r_data");
         assert_eq!(&data_i[..head], [&gxi[..], &gxr, &cky_i, &cky_r].concat(), "{}: HASH_I data head", k.name);
         assert_eq!(&data_r[..head], [&gxr[..], &gxi, &cky_r, &cky_i].concat(), "{}: HASH_R data head", k.name);
-        let id_len = 8;
-        let (sai_b, idii_b) = data_i[head..].split_at(data_i.len() - head - id_len);
-        let (sai_b_r, idir_b) = data_r[head..].split_at(data_r.len() - head - id_len);
+        let (sai_b, idii_b) = data_i[head..].split_at(sa_body_len(&data_i[head..]));
+        let (sai_b_r, idir_b) = data_r[head..].split_at(sa_body_len(&data_r[head..]));
         assert_eq!(sai_b, sai_b_r, "{}: SAi_b differs in HASH_I and HASH_R data", k.name);
         let skeyid = k.b("skeyid");
         let hi = keymat::hash_i(prf, &skeyid, &gxi, &gxr, &cky_i, &cky_r, sai_b, idii_b);
@@ -233,7 +244,7 @@ fn strongswan_quick_mode_keymat() {
 }
 
 /// The data set covers what it claims: every hash as prf, AES with truncated and expanded Ka,
-/// and PFS.
+/// PFS, and both authentication methods.
 #[test]
 fn strongswan_coverage() {
     let all = suites();
@@ -243,4 +254,6 @@ fn strongswan_coverage() {
     assert!(all.iter().any(|k| k.b("skeyid_e").len() < k.n("key_len")), "no suite expands Ka");
     assert!(all.iter().any(|k| k.b("skeyid_e").len() > k.n("key_len")), "no suite truncates Ka");
     assert!(all.iter().any(|k| k.s("pfs") == "yes"), "no PFS suite");
+    assert!(all.iter().any(|k| k.s("auth") == "psk"), "no pre-shared key suite");
+    assert!(all.iter().any(|k| k.s("auth") == "rsa"), "no RSA signature suite");
 }

@@ -28,7 +28,10 @@ pub struct IkeNode {
 
 impl IkeNode {
     pub fn new(config: Config, seed: u8) -> Self {
-        Self { ep: Endpoint::new(Arc::new(config), [seed; 32]), events: Vec::new() }
+        Self {
+            ep: Endpoint::new(Arc::new(config), [seed; 32]),
+            events: Vec::new(),
+        }
     }
 
     fn drain(&mut self) {
@@ -38,24 +41,46 @@ impl IkeNode {
     }
 
     pub fn children_up(&self) -> Vec<&ChildSa> {
-        self.events.iter().filter_map(|e| if let Event::Phase2Up(c) = e { Some(&**c) } else { None }).collect()
+        self.events
+            .iter()
+            .filter_map(|e| {
+                if let Event::Phase2Up(c) = e {
+                    Some(&**c)
+                } else {
+                    None
+                }
+            })
+            .collect()
     }
 
     pub fn phase1_up(&self) -> usize {
-        self.events.iter().filter(|e| matches!(e, Event::Phase1Up(_))).count()
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Phase1Up(_)))
+            .count()
     }
 
     pub fn phase2_down(&self, why: &DownReason) -> usize {
-        self.events.iter().filter(|e| matches!(e, Event::Phase2Down { reason, .. } if reason == why)).count()
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Phase2Down { reason, .. } if reason == why))
+            .count()
     }
 
     pub fn phase1_down(&self, why: &DownReason) -> usize {
-        self.events.iter().filter(|e| matches!(e, Event::Phase1Down { reason, .. } if reason == why)).count()
+        self.events
+            .iter()
+            .filter(|e| matches!(e, Event::Phase1Down { reason, .. } if reason == why))
+            .count()
     }
 
     /// Inbound SPIs of the children this side currently holds.
     pub fn live_spis(&self) -> Vec<(Spi, Spi)> {
-        self.ep.children().into_iter().map(|(_, i, o)| (i, o)).collect()
+        self.ep
+            .children()
+            .into_iter()
+            .map(|(_, i, o)| (i, o))
+            .collect()
     }
 }
 
@@ -78,13 +103,21 @@ impl Node for IkeNode {
 
 pub fn psk_config() -> Config {
     Config {
-        psk: vec![PskEntry { peer: PeerSelector::Any, secret: Zeroizing::new(PSK.to_vec()) }],
+        psk: vec![PskEntry {
+            peer: PeerSelector::Any,
+            secret: Zeroizing::new(PSK.to_vec()),
+        }],
         ..Config::default()
     }
 }
 
 /// The server's and client's nodes on the network, each with ports 500 and 4500.
-pub fn add_pair<N: Node>(net: &mut sras_testkit::Network<N>, server: N, client: N, client_ip: &str) -> (usize, usize) {
+pub fn add_pair<N: Node>(
+    net: &mut sras_testkit::Network<N>,
+    server: N,
+    client: N,
+    client_ip: &str,
+) -> (usize, usize) {
     let s = net.add(addr(SERVER, 500), server);
     net.add_address(s, addr(SERVER, 4500));
     let c = net.add(addr(client_ip, 500), client);
@@ -128,12 +161,20 @@ pub fn assert_esp_pair(tx: &ChildSa, rx: &ChildSa) {
     let r = out.seal(t0, &mut buf, range, 17).unwrap();
     let mut pkt = buf[r].to_vec();
     let n = pkt.len();
-    let opened = inb.open(t0, &mut pkt, 0..n).expect("the peer's inbound SA opens our packet");
+    let opened = inb
+        .open(t0, &mut pkt, 0..n)
+        .expect("the peer's inbound SA opens our packet");
     assert_eq!(&pkt[opened.payload], payload);
 }
 
 pub fn clone_params(p: &sras_esp::SaParams) -> sras_esp::SaParams {
-    let mut q = sras_esp::SaParams::new(p.spi, p.encryption, p.enc_key.clone(), p.integrity, p.auth_key.clone());
+    let mut q = sras_esp::SaParams::new(
+        p.spi,
+        p.encryption,
+        p.enc_key.clone(),
+        p.integrity,
+        p.auth_key.clone(),
+    );
     q.mode = p.mode;
     q
 }
@@ -154,11 +195,21 @@ pub fn cert_config(name: &str) -> Config {
     use sras_ike::cert::{Certificate, PrivateKey, TrustStore};
     let dir = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/data/certs/");
     let read = |f: &str| std::fs::read_to_string(format!("{dir}{f}")).unwrap();
-    let certificate = Certificate::from_pem(&read(&format!("{name}.pem"))).unwrap().remove(0);
+    let certificate = Certificate::from_pem(&read(&format!("{name}.pem")))
+        .unwrap()
+        .remove(0);
     let chain = Certificate::from_pem(&read("intermediate.pem")).unwrap();
     let key = Arc::new(PrivateKey::from_pem(&read(&format!("{name}.key.pem"))).unwrap());
     let trust = TrustStore::new(Certificate::from_pem(&read("ca.pem")).unwrap());
-    Config { certificate: Some(sras_ike::CertConfig { certificate, chain, key, trust }), ..Config::default() }
+    Config {
+        certificate: Some(sras_ike::CertConfig {
+            certificate,
+            chain,
+            key,
+            trust,
+        }),
+        ..Config::default()
+    }
 }
 
 /// 2027-01-15, inside every fixture's validity.

@@ -259,7 +259,9 @@ def main():
              "qm_mid", "qm_iv", "spi_i", "spi_r", "ni2", "nr2", "gxi2", "gxr2", "gxy2",
              "esp_spi_r_enc", "esp_spi_r_auth", "esp_spi_i_enc", "esp_spi_i_auth"]
     suite_kv = dict(kv.split("=", 1) for kv in suite.split())
-    vals["psk"] = suite_kv.pop("psk").encode()
+    psk = suite_kv.pop("psk")
+    if suite_kv.get("auth", "psk") == "psk":
+        vals["psk"] = psk.encode()
     with open(f"{out_dir}/{name}.txt", "w") as f:
         f.write(f"# IKEv1 known answers from a real exchange: {version}\n")
         f.write("# charon in VM cli (192.0.2.3, initiator) -> charon in VM srv (192.0.2.2, responder),\n")
