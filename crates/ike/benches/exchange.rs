@@ -15,17 +15,28 @@ use zeroize::Zeroizing;
 
 fn config(group: DhGroup) -> Config {
     let base = Profile::compatible();
-    let profile = Profile { ciphers: vec![CipherAlgorithm::AesCbc128], hashes: vec![HashAlgorithm::Sha256], groups: vec![group], ..base };
+    let profile = Profile {
+        ciphers: vec![CipherAlgorithm::AesCbc128],
+        hashes: vec![HashAlgorithm::Sha256],
+        groups: vec![group],
+        ..base
+    };
     Config {
         profile,
-        psk: vec![PskEntry { peer: PeerSelector::Any, secret: Zeroizing::new(b"bench-psk".to_vec()) }],
+        psk: vec![PskEntry {
+            peer: PeerSelector::Any,
+            secret: Zeroizing::new(b"bench-psk".to_vec()),
+        }],
         ..Config::default()
     }
 }
 
 /// Runs one exchange between fresh endpoints; returns once both hold the IPsec SA pair.
 fn exchange(server: &mut Endpoint, client: &mut Endpoint, now: Instant) {
-    let (s, c): (SocketAddr, SocketAddr) = ("192.0.2.1:500".parse().unwrap(), "192.0.2.3:500".parse().unwrap());
+    let (s, c): (SocketAddr, SocketAddr) = (
+        "192.0.2.1:500".parse().unwrap(),
+        "192.0.2.3:500".parse().unwrap(),
+    );
     client.connect(now, c, s, ChildRequest::default());
     let (mut s_up, mut c_up) = (false, false);
     for _ in 0..20 {
@@ -59,7 +70,10 @@ fn bench(c: &mut Criterion) {
             b.iter_batched(
                 || {
                     seed = seed.wrapping_add(1);
-                    (Endpoint::new(cfg.clone(), [seed; 32]), Endpoint::new(cfg.clone(), [seed ^ 0x55; 32]))
+                    (
+                        Endpoint::new(cfg.clone(), [seed; 32]),
+                        Endpoint::new(cfg.clone(), [seed ^ 0x55; 32]),
+                    )
                 },
                 |(mut server, mut client)| {
                     #[allow(clippy::disallowed_methods)]

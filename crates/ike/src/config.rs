@@ -36,7 +36,9 @@ pub struct PskEntry {
 
 impl core::fmt::Debug for PskEntry {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("PskEntry").field("peer", &self.peer).finish_non_exhaustive()
+        f.debug_struct("PskEntry")
+            .field("peer", &self.peer)
+            .finish_non_exhaustive()
     }
 }
 
@@ -55,7 +57,9 @@ pub struct CertConfig {
 
 impl core::fmt::Debug for CertConfig {
     fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
-        f.debug_struct("CertConfig").field("subject", &self.certificate.subject_string()).finish_non_exhaustive()
+        f.debug_struct("CertConfig")
+            .field("subject", &self.certificate.subject_string())
+            .finish_non_exhaustive()
     }
 }
 
@@ -84,7 +88,12 @@ pub struct ChildRequest {
 impl Default for ChildRequest {
     /// L2TP/IPsec: transport mode, UDP/1701 both ways (RFC 3193 §5).
     fn default() -> Self {
-        Self { mode: sras_esp::Mode::Transport, protocol: 17, local_port: 1701, remote_port: 1701 }
+        Self {
+            mode: sras_esp::Mode::Transport,
+            protocol: 17,
+            local_port: 1701,
+            remote_port: 1701,
+        }
     }
 }
 
@@ -156,7 +165,10 @@ impl Default for Config {
             aggressive_mode: false,
             nat_traversal: true,
             force_encapsulation: false,
-            dpd: Some(DpdConfig { delay: Duration::from_secs(30), timeout: Duration::from_secs(120) }),
+            dpd: Some(DpdConfig {
+                delay: Duration::from_secs(30),
+                timeout: Duration::from_secs(120),
+            }),
             phase1_lifetime: Duration::from_secs(8 * 3600),
             phase2_lifetime: Duration::from_secs(3600),
             rekey_margin: Duration::from_secs(540),
@@ -191,7 +203,13 @@ impl Config {
         self.psk
             .iter()
             .find(|e| e.peer == PeerSelector::Address(addr))
-            .or_else(|| id.and_then(|id| self.psk.iter().find(|e| matches!(&e.peer, PeerSelector::Id(x) if x == id))))
+            .or_else(|| {
+                id.and_then(|id| {
+                    self.psk
+                        .iter()
+                        .find(|e| matches!(&e.peer, PeerSelector::Id(x) if x == id))
+                })
+            })
             .or_else(|| self.psk.iter().find(|e| e.peer == PeerSelector::Any))
     }
 

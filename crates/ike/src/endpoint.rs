@@ -24,7 +24,8 @@ use crate::fragment::{FragmentLimits, Reassembler};
 use crate::proposal::{AuthMethod, Encapsulation, Phase1Suite};
 use crate::sa::{Flight, IsakmpSa, P1State, Role, SaId};
 use crate::wire::{
-    split_payloads, ExchangeType, Flags, FragmentPayload, Header, Identification, PayloadType, RawPayload,
+    split_payloads, ExchangeType, Flags, FragmentPayload, Header, Identification, PayloadType,
+    RawPayload,
 };
 
 /// The non-ESP marker before IKE on the NAT-T port (RFC 3948 §2.2).
@@ -222,11 +223,17 @@ pub(crate) struct Inbound {
 
 impl Inbound {
     pub(crate) fn first(&self, kind: PayloadType) -> Option<&[u8]> {
-        self.payloads.iter().find(|p| p.kind == kind).map(|p| p.body(&self.plain))
+        self.payloads
+            .iter()
+            .find(|p| p.kind == kind)
+            .map(|p| p.body(&self.plain))
     }
 
     pub(crate) fn all(&self, kind: PayloadType) -> impl Iterator<Item = &[u8]> {
-        self.payloads.iter().filter(move |p| p.kind == kind).map(|p| p.body(&self.plain))
+        self.payloads
+            .iter()
+            .filter(move |p| p.kind == kind)
+            .map(|p| p.body(&self.plain))
     }
 
     /// The bytes after the first payload (which must be the HASH), to the end of the last
@@ -296,7 +303,9 @@ impl Endpoint {
     }
 
     pub(crate) fn unix_time(&self, now: Instant) -> u64 {
-        self.wall_clock.map_or(0, |(at, secs)| secs + now.saturating_duration_since(at).as_secs())
+        self.wall_clock.map_or(0, |(at, secs)| {
+            secs + now.saturating_duration_since(at).as_secs()
+        })
     }
 
     /// The configuration.
@@ -326,7 +335,11 @@ impl Endpoint {
     /// Live IPsec SA pairs (inbound SPI, outbound SPI) under every ISAKMP SA.
     #[must_use]
     pub fn children(&self) -> Vec<(SaId, Spi, Spi)> {
-        let mut v: Vec<_> = self.sas.values().flat_map(|s| s.children.iter().map(|c| (s.id, c.spi_in, c.spi_out))).collect();
+        let mut v: Vec<_> = self
+            .sas
+            .values()
+            .flat_map(|s| s.children.iter().map(|c| (s.id, c.spi_in, c.spi_out)))
+            .collect();
         v.sort_by_key(|x| (x.0, x.1 .0));
         v
     }
@@ -385,7 +398,9 @@ impl Endpoint {
 
     /// Re-registers the SA's deadline in the timer heap if it changed.
     pub(crate) fn reschedule(&mut self, id: SaId) {
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let d = sa.next_deadline();
         if d != sa.deadline {
             sa.deadline = d;
@@ -398,13 +413,21 @@ impl Endpoint {
     /// Handles one UDP payload received on `local` from `remote`. On the NAT-T port the
     /// payload starts with the non-ESP marker; the caller has already taken ESP and
     /// keepalives away (sras_esp::udp_encap::classify).
-    pub fn handle_datagram(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, payload: &[u8]) -> Result<(), Dropped> {
+    pub fn handle_datagram(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        payload: &[u8],
+    ) -> Result<(), Dropped> {
         let data = if local.port() == self.config.natt_port {
             match payload.strip_prefix(&NON_ESP_MARKER) {
                 Some(d) => d,
                 None => {
                     self.stats.malformed += 1;
-                    return Err(Dropped::Malformed("no non-ESP marker on the NAT-T port".into()));
+                    return Err(Dropped::Malformed(
+                        "no non-ESP marker on the NAT-T port".into(),
+                    ));
                 }
             }
         } else {
@@ -426,10 +449,19 @@ impl Endpoint {
         r
     }
 
-    fn handle_message(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, data: &[u8], depth: u8) -> Result<(), Dropped> {
+    fn handle_message(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        data: &[u8],
+        depth: u8,
+    ) -> Result<(), Dropped> {
         // RFC 2408 §5.1: a bad header is dropped silently (ROBUSTNESS 32).
         let header = Header::decode(data)?;
-        let msg = data.get(..header.length as usize).ok_or_else(|| Dropped::Malformed("length".into()))?;
+        let msg = data
+            .get(..header.length as usize)
+            .ok_or_else(|| Dropped::Malformed("length".into()))?;
         if header.next_payload == PayloadType::Fragment {
             return self.handle_fragment(now, local, remote, &header, msg, depth);
         }
@@ -441,9 +473,15 @@ impl Endpoint {
             Some(id) => *id,
             None => {
                 // Our MM1 being answered: learn the responder cookie.
-                let id = *self.by_icookie.get(&header.initiator_cookie).ok_or(Dropped::UnknownSa)?;
+                let id = *self
+                    .by_icookie
+                    .get(&header.initiator_cookie)
+                    .ok_or(Dropped::UnknownSa)?;
                 let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
-                if sa.state != P1State::MmI1 || header.exchange_type != ExchangeType::IdentityProtection || sa.remote.ip() != remote.ip() {
+                if sa.state != P1State::MmI1
+                    || header.exchange_type != ExchangeType::IdentityProtection
+                    || sa.remote.ip() != remote.ip()
+                {
                     return Err(Dropped::UnknownSa);
                 }
                 id
@@ -454,27 +492,55 @@ impl Endpoint {
         r
     }
 
-    fn dispatch(&mut self, now: Instant, id: SaId, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8]) -> Result<(), Dropped> {
+    fn dispatch(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &Header,
+        msg: &[u8],
+    ) -> Result<(), Dropped> {
         match header.exchange_type {
-            ExchangeType::IdentityProtection | ExchangeType::Aggressive if header.message_id == 0 => {
+            ExchangeType::IdentityProtection | ExchangeType::Aggressive
+                if header.message_id == 0 =>
+            {
                 self.phase1_message(now, id, local, remote, header, msg)
             }
-            ExchangeType::QuickMode if header.message_id != 0 => self.quick_message(now, id, local, remote, header, msg),
+            ExchangeType::QuickMode if header.message_id != 0 => {
+                self.quick_message(now, id, local, remote, header, msg)
+            }
             ExchangeType::Informational => self.informational(now, id, local, remote, header, msg),
-            t => Err(Dropped::Unexpected(format!("exchange {t:?} with message id {}", header.message_id))),
+            t => Err(Dropped::Unexpected(format!(
+                "exchange {t:?} with message id {}",
+                header.message_id
+            ))),
         }
     }
 
-    fn handle_fragment(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8], depth: u8) -> Result<(), Dropped> {
+    fn handle_fragment(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &Header,
+        msg: &[u8],
+        depth: u8,
+    ) -> Result<(), Dropped> {
         // Only fragments of an SA we hold, from its peer (ROBUSTNESS 34: unknown cookies dropped).
-        let known = self.by_cookies.get(&(header.initiator_cookie, header.responder_cookie)).and_then(|id| self.sas.get(id));
+        let known = self
+            .by_cookies
+            .get(&(header.initiator_cookie, header.responder_cookie))
+            .and_then(|id| self.sas.get(id));
         if depth > 0 || known.is_none_or(|sa| sa.remote.ip() != remote.ip()) {
             self.stats.fragments_dropped += 1;
             return Err(Dropped::UnknownSa);
         }
         let payloads = split_payloads(header.next_payload, header.body(msg))?;
         let body = header.body(msg);
-        let first = payloads.first().ok_or_else(|| Dropped::Malformed("empty fragment".into()))?;
+        let first = payloads
+            .first()
+            .ok_or_else(|| Dropped::Malformed("empty fragment".into()))?;
         let frag = FragmentPayload::decode(first.body(body))?;
         let dropped_before = self.fragments.dropped();
         let r = self.fragments.insert(now, header.initiator_cookie, &frag);
@@ -490,9 +556,18 @@ impl Endpoint {
     }
 
     /// Message 1 of Main or Aggressive Mode from a new peer, or its retransmission.
-    fn handle_first(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8]) -> Result<(), Dropped> {
+    fn handle_first(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &Header,
+        msg: &[u8],
+    ) -> Result<(), Dropped> {
         if header.message_id != 0 || header.flags.contains(Flags::ENCRYPTION) {
-            return Err(Dropped::Unexpected("message 1 with a message ID or encrypted".into()));
+            return Err(Dropped::Unexpected(
+                "message 1 with a message ID or encrypted".into(),
+            ));
         }
         if let Some(&id) = self.half_open.get(&(header.initiator_cookie, remote)) {
             let r = self.phase1_message(now, id, local, remote, header, msg);
@@ -506,16 +581,34 @@ impl Endpoint {
                 self.stats.no_proposal += 1;
                 return Err(Dropped::Refused("Aggressive Mode is disabled".into()));
             }
-            t => return Err(Dropped::Unexpected(format!("exchange {t:?} without a responder cookie"))),
+            t => {
+                return Err(Dropped::Unexpected(format!(
+                    "exchange {t:?} without a responder cookie"
+                )))
+            }
         }
         // Half-open limits (ROBUSTNESS 37): refuse before spending anything on the peer.
-        let per_ip = self.half_open_per_ip.get(&remote.ip()).copied().unwrap_or(0);
-        if self.half_open.len() >= self.config.max_half_open || per_ip >= self.config.max_half_open_per_peer {
+        let per_ip = self
+            .half_open_per_ip
+            .get(&remote.ip())
+            .copied()
+            .unwrap_or(0);
+        if self.half_open.len() >= self.config.max_half_open
+            || per_ip >= self.config.max_half_open_per_peer
+        {
             self.stats.half_open_refused += 1;
             return Err(Dropped::Refused("half-open limit".into()));
         }
         let id = self.alloc_id();
-        let mut sa = IsakmpSa::new(id, Role::Responder, header.exchange_type, local, remote, header.initiator_cookie, now);
+        let mut sa = IsakmpSa::new(
+            id,
+            Role::Responder,
+            header.exchange_type,
+            local,
+            remote,
+            header.initiator_cookie,
+            now,
+        );
         sa.give_up_at = Some(now + self.config.half_open_timeout);
         self.sas.insert(id, sa);
         let r = self.phase1_message(now, id, local, remote, header, msg);
@@ -535,7 +628,9 @@ impl Endpoint {
 
     /// The responder SA is established (or gone): it no longer counts as half-open.
     pub(crate) fn leave_half_open(&mut self, id: SaId) {
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         sa.give_up_at = None;
         if sa.role == Role::Responder && self.half_open.remove(&(sa.cky_i, sa.remote)).is_some() {
             if let Some(n) = self.half_open_per_ip.get_mut(&sa.remote.ip()) {
@@ -559,18 +654,34 @@ impl Endpoint {
     }
 
     /// Sends `bytes` (a whole ISAKMP message) for the SA, from its current local address.
-    pub(crate) fn send_raw(&mut self, local: SocketAddr, remote: SocketAddr, bytes: &[u8]) -> Vec<u8> {
+    pub(crate) fn send_raw(
+        &mut self,
+        local: SocketAddr,
+        remote: SocketAddr,
+        bytes: &[u8],
+    ) -> Vec<u8> {
         let mut payload = Vec::with_capacity(bytes.len() + 4);
         if local.port() == self.config.natt_port {
             payload.extend_from_slice(&NON_ESP_MARKER);
         }
         payload.extend_from_slice(bytes);
-        self.transmits.push_back(Transmit { destination: remote, source: Some(local), payload: payload.clone() });
+        self.transmits.push_back(Transmit {
+            destination: remote,
+            source: Some(local),
+            payload: payload.clone(),
+        });
         payload
     }
 
     /// Records `payload` (as returned by [`Self::send_raw`]) as the last message of a flight.
-    pub(crate) fn remember(flight: &mut Flight, payload: Vec<u8>, remote: SocketAddr, local_port: u16, now: Instant, retransmit: Option<Duration>) {
+    pub(crate) fn remember(
+        flight: &mut Flight,
+        payload: Vec<u8>,
+        remote: SocketAddr,
+        local_port: u16,
+        now: Instant,
+        retransmit: Option<Duration>,
+    ) {
         flight.last_out = Some((payload, remote, local_port));
         flight.sent_at = Some(now);
         flight.tries = 0;
@@ -581,8 +692,12 @@ impl Endpoint {
     /// A duplicate of the last message received in a flight: resend our answer, at most
     /// once per second and three times (ROBUSTNESS 37: a replayed message 1 gets one answer).
     pub(crate) fn echo(&mut self, now: Instant, which: FlightRef) -> Result<(), Dropped> {
-        let Some(flight) = self.flight_mut(which) else { return Err(Dropped::Duplicate) };
-        let recent = flight.sent_at.is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
+        let Some(flight) = self.flight_mut(which) else {
+            return Err(Dropped::Duplicate);
+        };
+        let recent = flight
+            .sent_at
+            .is_some_and(|t| now.saturating_duration_since(t) < Duration::from_secs(1));
         if recent || flight.echoes >= 3 {
             self.stats.duplicates += 1;
             return Err(Dropped::Duplicate);
@@ -594,7 +709,11 @@ impl Endpoint {
         flight.echoes += 1;
         flight.sent_at = Some(now);
         let source = self.sas.get(&which.sa()).map(|s| s.local);
-        self.transmits.push_back(Transmit { destination: remote, source, payload });
+        self.transmits.push_back(Transmit {
+            destination: remote,
+            source,
+            payload,
+        });
         self.stats.echoed += 1;
         Err(Dropped::Duplicate)
     }
@@ -602,7 +721,11 @@ impl Endpoint {
     pub(crate) fn flight_mut(&mut self, which: FlightRef) -> Option<&mut Flight> {
         match which {
             FlightRef::Phase1(id) => self.sas.get_mut(&id).map(|s| &mut s.flight),
-            FlightRef::Quick(id, mid) => self.sas.get_mut(&id).and_then(|s| s.quick.get_mut(&mid)).map(|q| &mut q.flight),
+            FlightRef::Quick(id, mid) => self
+                .sas
+                .get_mut(&id)
+                .and_then(|s| s.quick.get_mut(&mid))
+                .map(|q| &mut q.flight),
         }
     }
 
@@ -615,7 +738,13 @@ impl Endpoint {
     }
 
     /// Starts Main Mode with `remote`, then Quick Mode for `request` once established.
-    pub fn connect(&mut self, now: Instant, local: SocketAddr, remote: SocketAddr, request: ChildRequest) -> SaId {
+    pub fn connect(
+        &mut self,
+        now: Instant,
+        local: SocketAddr,
+        remote: SocketAddr,
+        request: ChildRequest,
+    ) -> SaId {
         let id = self.initiate_main_mode(now, local, remote, vec![request]);
         self.reschedule(id);
         id
@@ -629,10 +758,21 @@ impl Endpoint {
 
     /// Deletes one IPsec SA pair (by our inbound SPI), telling the peer.
     pub fn delete_child(&mut self, now: Instant, inbound: Spi) {
-        let Some(id) = self.sas.values().find(|s| s.children.iter().any(|c| c.spi_in == inbound)).map(|s| s.id) else {
+        let Some(id) = self
+            .sas
+            .values()
+            .find(|s| s.children.iter().any(|c| c.spi_in == inbound))
+            .map(|s| s.id)
+        else {
             return;
         };
-        self.delete_children(now, id, |c| c.spi_in == inbound, DownReason::LocalDelete, true);
+        self.delete_children(
+            now,
+            id,
+            |c| c.spi_in == inbound,
+            DownReason::LocalDelete,
+            true,
+        );
         self.reschedule(id);
     }
 
@@ -640,7 +780,12 @@ impl Endpoint {
     /// soft byte or sequence-number limit). Only pairs we initiated are rekeyed by us; the
     /// peer rekeys its own. Returns whether a rekey started.
     pub fn rekey_child_now(&mut self, now: Instant, inbound: Spi) -> bool {
-        let found = self.sas.values().find_map(|s| s.children.iter().find(|c| c.spi_in == inbound && !c.rekeyed).map(|c| (s.id, c.role)));
+        let found = self.sas.values().find_map(|s| {
+            s.children
+                .iter()
+                .find(|c| c.spi_in == inbound && !c.rekeyed)
+                .map(|c| (s.id, c.role))
+        });
         match found {
             Some((id, Role::Initiator)) => {
                 self.rekey_child(now, id, inbound);
@@ -675,7 +820,9 @@ impl Endpoint {
                 break;
             }
             self.timers.pop();
-            let Some(sa) = self.sas.get_mut(&id) else { continue };
+            let Some(sa) = self.sas.get_mut(&id) else {
+                continue;
+            };
             if sa.deadline != Some(t) {
                 continue; // stale entry
             }
@@ -691,7 +838,11 @@ impl Endpoint {
             let remote = sa.remote;
             self.leave_half_open(id);
             self.forget(id);
-            self.events.push_back(Event::Phase1Down { sa: id, remote, reason: DownReason::Failed("not established in time".into()) });
+            self.events.push_back(Event::Phase1Down {
+                sa: id,
+                remote,
+                reason: DownReason::Failed("not established in time".into()),
+            });
             return;
         }
         self.phase1_retransmit(now, id);
@@ -703,7 +854,9 @@ impl Endpoint {
     fn phase1_retransmit(&mut self, now: Instant, id: SaId) {
         let tries_max = self.config.retransmit_tries;
         let initial = self.config.retransmit_initial;
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let f = &mut sa.flight;
         if f.retransmit_at.is_none_or(|t| t > now) {
             return;
@@ -717,7 +870,11 @@ impl Endpoint {
             } else {
                 self.forget(id);
             }
-            self.events.push_back(Event::Phase1Down { sa: id, remote, reason: DownReason::Failed("no answer from the peer".into()) });
+            self.events.push_back(Event::Phase1Down {
+                sa: id,
+                remote,
+                reason: DownReason::Failed("no answer from the peer".into()),
+            });
             return;
         }
         f.tries += 1;
@@ -725,7 +882,11 @@ impl Endpoint {
         f.retransmit_at = Some(now + initial * 2u32.saturating_pow(f.tries));
         if let Some((payload, remote, _)) = f.last_out.clone() {
             let source = Some(sa.local);
-            self.transmits.push_back(Transmit { destination: remote, source, payload });
+            self.transmits.push_back(Transmit {
+                destination: remote,
+                source,
+                payload,
+            });
             self.stats.retransmits += 1;
         }
     }
@@ -733,15 +894,33 @@ impl Endpoint {
     fn lifetime_timeouts(&mut self, now: Instant, id: SaId) {
         // Children first: hard expiry removes them, the soft point starts a rekey.
         let Some(sa) = self.sas.get(&id) else { return };
-        let expired: Vec<Spi> = sa.children.iter().filter(|c| c.expires <= now).map(|c| c.spi_in).collect();
-        let rekey: Vec<Spi> = sa.children.iter().filter(|c| !c.rekeyed && c.rekey_at.is_some_and(|t| t <= now)).map(|c| c.spi_in).collect();
+        let expired: Vec<Spi> = sa
+            .children
+            .iter()
+            .filter(|c| c.expires <= now)
+            .map(|c| c.spi_in)
+            .collect();
+        let rekey: Vec<Spi> = sa
+            .children
+            .iter()
+            .filter(|c| !c.rekeyed && c.rekey_at.is_some_and(|t| t <= now))
+            .map(|c| c.spi_in)
+            .collect();
         if !expired.is_empty() {
-            self.delete_children(now, id, |c| expired.contains(&c.spi_in), DownReason::Expired, true);
+            self.delete_children(
+                now,
+                id,
+                |c| expired.contains(&c.spi_in),
+                DownReason::Expired,
+                true,
+            );
         }
         for spi in rekey {
             self.rekey_child(now, id, spi);
         }
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         if sa.rekey_at.is_some_and(|t| t <= now) {
             sa.rekey_at = None;
             if sa.is_established() && sa.role == Role::Initiator && !sa.replaced {
@@ -765,9 +944,20 @@ impl Endpoint {
     /// Ends an ISAKMP SA. With `children_too` false (expiry, peer's phase 1 Delete) its IPsec
     /// SAs live on (RFC 2409 §5.5: they are independent of the ISAKMP SA) until they expire or a
     /// new ISAKMP SA with the peer takes them over.
-    pub(crate) fn delete_phase1(&mut self, now: Instant, id: SaId, reason: DownReason, notify: bool) {
-        let Some(state) = self.sas.get(&id).map(|s| s.state) else { return };
-        if matches!(reason, DownReason::LocalDelete | DownReason::DeadPeer | DownReason::Replaced) {
+    pub(crate) fn delete_phase1(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        reason: DownReason,
+        notify: bool,
+    ) {
+        let Some(state) = self.sas.get(&id).map(|s| s.state) else {
+            return;
+        };
+        if matches!(
+            reason,
+            DownReason::LocalDelete | DownReason::DeadPeer | DownReason::Replaced
+        ) {
             self.delete_children(now, id, |_| true, reason.clone(), notify);
         }
         let Some(sa) = self.sas.get(&id) else { return };
@@ -780,7 +970,9 @@ impl Endpoint {
         if notify && state == P1State::Established {
             self.send_delete_isakmp(now, id);
         }
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let remote = sa.remote;
         sa.state = P1State::Gone;
         sa.flight = Flight::default();
@@ -795,7 +987,11 @@ impl Endpoint {
         } else {
             tracing::info!(sa = id.0, %remote, ?reason, "IKE negotiation abandoned");
         }
-        self.events.push_back(Event::Phase1Down { sa: id, remote, reason });
+        self.events.push_back(Event::Phase1Down {
+            sa: id,
+            remote,
+            reason,
+        });
         self.by_cookies.remove(&cookies);
         if empty {
             self.forget(id);
@@ -815,14 +1011,28 @@ impl Endpoint {
         let sa = self.sas.get(&id)?;
         self.sas
             .values()
-            .filter(|o| o.id != id && o.is_established() && o.remote.ip() == sa.remote.ip() && o.peer_id == sa.peer_id)
+            .filter(|o| {
+                o.id != id
+                    && o.is_established()
+                    && o.remote.ip() == sa.remote.ip()
+                    && o.peer_id == sa.peer_id
+            })
             .map(|o| o.id)
             .max()
     }
 
     /// Removes the IPsec SAs of `id` that `which` selects, optionally telling the peer.
-    pub(crate) fn delete_children(&mut self, now: Instant, id: SaId, which: impl Fn(&crate::sa::Child) -> bool, reason: DownReason, notify: bool) {
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+    pub(crate) fn delete_children(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        which: impl Fn(&crate::sa::Child) -> bool,
+        reason: DownReason,
+        notify: bool,
+    ) {
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let (gone, keep): (Vec<_>, Vec<_>) = sa.children.drain(..).partition(|c| which(c));
         sa.children = keep;
         let can_notify = sa.is_established();
@@ -836,7 +1046,12 @@ impl Endpoint {
         }
         for c in gone {
             tracing::info!(sa = id.0, spi_in = %c.spi_in, spi_out = %c.spi_out, ?reason, "IKE phase2 deleted");
-            self.events.push_back(Event::Phase2Down { phase1: id, inbound: c.spi_in, outbound: c.spi_out, reason: reason.clone() });
+            self.events.push_back(Event::Phase2Down {
+                phase1: id,
+                inbound: c.spi_in,
+                outbound: c.spi_out,
+                reason: reason.clone(),
+            });
         }
         if orphaned {
             self.forget(id);

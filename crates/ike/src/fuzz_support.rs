@@ -33,7 +33,12 @@ pub enum HashMode {
 impl Endpoint {
     /// The cookies of the ISAKMP SAs this endpoint has established.
     pub fn established_cookies(&self) -> Vec<([u8; 8], [u8; 8])> {
-        let mut v: Vec<_> = self.sas.values().filter(|s| s.is_established()).map(|s| (s.cky_i, s.cky_r)).collect();
+        let mut v: Vec<_> = self
+            .sas
+            .values()
+            .filter(|s| s.is_established())
+            .map(|s| (s.cky_i, s.cky_r))
+            .collect();
         v.sort_unstable();
         v
     }
@@ -52,7 +57,11 @@ impl Endpoint {
     ) -> Option<Vec<u8>> {
         let id = *self.by_cookies.get(&cookies)?;
         let (prf, ska) = self.skeyid_a(id)?;
-        let correct = |rest: &[u8]| keymat::hash_with_message_id(prf, &ska, message_id, &[rest]).as_ref().to_vec();
+        let correct = |rest: &[u8]| {
+            keymat::hash_with_message_id(prf, &ska, message_id, &[rest])
+                .as_ref()
+                .to_vec()
+        };
         let chain = match mode {
             HashMode::Correct => chain_with_hash(correct, after_hash),
             HashMode::Empty => chain_with_hash(|_| Vec::new(), after_hash),
@@ -67,7 +76,9 @@ impl Endpoint {
             HashMode::Omitted => encode_payloads(after_hash).1,
         };
         let iv = self.exchange_iv(id, message_id)?;
-        let (mut bytes, _) = self.encrypt_chain(id, message_id, exchange, &iv, chain).ok()?;
+        let (mut bytes, _) = self
+            .encrypt_chain(id, message_id, exchange, &iv, chain)
+            .ok()?;
         if mode == HashMode::Omitted {
             // The header's Next Payload must name the first payload actually there.
             bytes[16] = after_hash.first().map_or(0, |p| p.0.value());
@@ -92,7 +103,10 @@ const FUZZ_SOURCES: [SocketAddr; 4] = [
     v4(192, 0, 2, 3, 500),
     v4(192, 0, 2, 3, 4500),
     v4(198, 51, 100, 7, 500),
-    SocketAddr::new(IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)), 500),
+    SocketAddr::new(
+        IpAddr::V6(Ipv6Addr::new(0x2001, 0xdb8, 0, 0, 0, 0, 0, 7)),
+        500,
+    ),
 ];
 
 /// Seeds of the two endpoints' random numbers.
@@ -117,7 +131,10 @@ const PUMP_ROUNDS: usize = 32;
 fn fuzz_config(server: bool) -> Config {
     let compatible = Profile::compatible();
     let profile = if server {
-        Profile { groups: vec![DhGroup::Ecp256], ..compatible }
+        Profile {
+            groups: vec![DhGroup::Ecp256],
+            ..compatible
+        }
     } else {
         Profile {
             ciphers: vec![compatible.ciphers[0]],
@@ -129,9 +146,15 @@ fn fuzz_config(server: bool) -> Config {
     };
     Config {
         profile,
-        psk: vec![PskEntry { peer: PeerSelector::Any, secret: Zeroizing::new(b"sras-fuzz-psk".to_vec()) }],
+        psk: vec![PskEntry {
+            peer: PeerSelector::Any,
+            secret: Zeroizing::new(b"sras-fuzz-psk".to_vec()),
+        }],
         aggressive_mode: server,
-        dpd: Some(DpdConfig { delay: Duration::from_secs(10), timeout: Duration::from_secs(30) }),
+        dpd: Some(DpdConfig {
+            delay: Duration::from_secs(10),
+            timeout: Duration::from_secs(30),
+        }),
         phase1_lifetime: Duration::from_secs(3600),
         phase2_lifetime: Duration::from_secs(1200),
         rekey_margin: Duration::from_secs(300),
@@ -168,24 +191,43 @@ impl Harness {
         #[allow(clippy::disallowed_methods)] // the fuzz harness is the caller; it owns the clock
         let now = Instant::now();
         let (server, client) = Endpoint::fuzz_responder_endpoints(now, established);
-        Self { server, client, to_client: Vec::new(), events: Vec::new(), helper_budget: HELPER_BUDGET, now, max_half_open: fuzz_config(true).max_half_open }
+        Self {
+            server,
+            client,
+            to_client: Vec::new(),
+            events: Vec::new(),
+            helper_budget: HELPER_BUDGET,
+            now,
+            max_half_open: fuzz_config(true).max_half_open,
+        }
     }
 
     /// Checks and routes everything the server sent.
     fn drain_server(&mut self) {
         while let Some(t) = self.server.poll_transmit() {
-            assert!(FUZZ_SOURCES.contains(&t.destination), "transmit to {} nobody sent from", t.destination);
+            assert!(
+                FUZZ_SOURCES.contains(&t.destination),
+                "transmit to {} nobody sent from",
+                t.destination
+            );
             let framed = t.source.is_some_and(|s| s.port() == FUZZ_SERVER[1].port());
             if let Some(s) = t.source {
                 assert!(FUZZ_SERVER.contains(&s), "transmit from {s}");
             }
             let ike = if framed {
-                assert_eq!(t.payload.get(..4), Some(&NON_ESP_MARKER[..]), "IKE on 4500 without the non-ESP marker");
+                assert_eq!(
+                    t.payload.get(..4),
+                    Some(&NON_ESP_MARKER[..]),
+                    "IKE on 4500 without the non-ESP marker"
+                );
                 &t.payload[4..]
             } else {
                 &t.payload[..]
             };
-            assert!(Header::decode(ike).is_ok(), "sent a message whose header does not parse");
+            assert!(
+                Header::decode(ike).is_ok(),
+                "sent a message whose header does not parse"
+            );
             if t.destination.ip() == FUZZ_SOURCES[0].ip() && self.to_client.len() < 64 {
                 self.to_client.push(t);
             }
@@ -197,8 +239,13 @@ impl Harness {
         }
         while self.client.poll_event().is_some() {}
         let stats = self.server.stats();
-        let bound = self.max_half_open + usize::try_from(stats.phase1_established).unwrap_or(usize::MAX);
-        assert!(self.server.sa_count() <= bound, "{} SAs held, bound {bound}", self.server.sa_count());
+        let bound =
+            self.max_half_open + usize::try_from(stats.phase1_established).unwrap_or(usize::MAX);
+        assert!(
+            self.server.sa_count() <= bound,
+            "{} SAs held, bound {bound}",
+            self.server.sa_count()
+        );
     }
 
     /// Delivers messages between the helper and the server until both are quiet.
@@ -209,14 +256,18 @@ impl Harness {
                 moved = true;
                 if FUZZ_SERVER.contains(&t.destination) {
                     let from = t.source.unwrap_or(FUZZ_SOURCES[0]);
-                    let _ = self.server.handle_datagram(self.now, t.destination, from, &t.payload);
+                    let _ = self
+                        .server
+                        .handle_datagram(self.now, t.destination, from, &t.payload);
                 }
             }
             self.drain_server();
             for t in core::mem::take(&mut self.to_client) {
                 moved = true;
                 let from = t.source.unwrap_or(FUZZ_SERVER[0]);
-                let _ = self.client.handle_datagram(self.now, t.destination, from, &t.payload);
+                let _ = self
+                    .client
+                    .handle_datagram(self.now, t.destination, from, &t.payload);
             }
             if !moved {
                 return;
@@ -251,7 +302,12 @@ impl Harness {
             }
             2 => self.client.delete_all(self.now),
             3 => {
-                self.client.connect(self.now, FUZZ_SOURCES[0], FUZZ_SERVER[0], ChildRequest::default());
+                self.client.connect(
+                    self.now,
+                    FUZZ_SOURCES[0],
+                    FUZZ_SERVER[0],
+                    ChildRequest::default(),
+                );
             }
             4 => {
                 if let Some(spi) = newest {
@@ -269,8 +325,14 @@ impl Harness {
             KIND_RAW_500 => (FUZZ_SERVER[0], bytes.to_vec()),
             KIND_RAW_4500 => (FUZZ_SERVER[1], [&NON_ESP_MARKER[..], bytes].concat()),
             kind => {
-                let exchange = if kind == KIND_QUICK { ExchangeType::QuickMode } else { ExchangeType::Informational };
-                let Some(forged) = self.forge(exchange, hash_mode(op >> 4), bytes) else { return };
+                let exchange = if kind == KIND_QUICK {
+                    ExchangeType::QuickMode
+                } else {
+                    ExchangeType::Informational
+                };
+                let Some(forged) = self.forge(exchange, hash_mode(op >> 4), bytes) else {
+                    return;
+                };
                 if natt {
                     (FUZZ_SERVER[1], [&NON_ESP_MARKER[..], &forged].concat())
                 } else {
@@ -302,7 +364,8 @@ impl Harness {
             // Nothing to encrypt: `forge_protected` would hand an empty chain to the cipher.
             return None;
         }
-        self.client.forge_protected(cookies, exchange, mid, &items, mode)
+        self.client
+            .forge_protected(cookies, exchange, mid, &items, mode)
     }
 
     /// Far in the future every SA has expired or timed out: nothing may be left.
@@ -320,7 +383,10 @@ impl Harness {
         self.server.handle_timeout(end);
         self.drain_server();
         assert_eq!(self.server.sa_count(), 0, "SAs left 4 hours later");
-        assert!(self.server.children().is_empty(), "IPsec SAs left 4 hours later");
+        assert!(
+            self.server.children().is_empty(),
+            "IPsec SAs left 4 hours later"
+        );
     }
 }
 
@@ -332,16 +398,31 @@ impl Endpoint {
         let mut server = Self::new(Arc::new(fuzz_config(true)), FUZZ_SERVER_SEED);
         let mut client = Self::new(Arc::new(fuzz_config(false)), FUZZ_CLIENT_SEED);
         if established {
-            client.connect(now, FUZZ_SOURCES[0], FUZZ_SERVER[0], ChildRequest::default());
+            client.connect(
+                now,
+                FUZZ_SOURCES[0],
+                FUZZ_SERVER[0],
+                ChildRequest::default(),
+            );
             for _ in 0..PUMP_ROUNDS {
                 let mut moved = false;
                 while let Some(t) = client.poll_transmit() {
                     moved = true;
-                    let _ = server.handle_datagram(now, t.destination, t.source.unwrap_or(FUZZ_SOURCES[0]), &t.payload);
+                    let _ = server.handle_datagram(
+                        now,
+                        t.destination,
+                        t.source.unwrap_or(FUZZ_SOURCES[0]),
+                        &t.payload,
+                    );
                 }
                 while let Some(t) = server.poll_transmit() {
                     moved = true;
-                    let _ = client.handle_datagram(now, t.destination, t.source.unwrap_or(FUZZ_SERVER[0]), &t.payload);
+                    let _ = client.handle_datagram(
+                        now,
+                        t.destination,
+                        t.source.unwrap_or(FUZZ_SERVER[0]),
+                        &t.payload,
+                    );
                 }
                 if !moved {
                     break;
@@ -377,7 +458,9 @@ impl Endpoint {
     /// are at most the half-open cap plus those ever established; no timer is overdue after
     /// `handle_timeout`. At the end, four hours later, no SA is left.
     pub fn fuzz_responder(data: &[u8]) -> (Stats, Vec<Event>) {
-        let Some((&flags, mut rest)) = data.split_first() else { return (Stats::default(), Vec::new()) };
+        let Some((&flags, mut rest)) = data.split_first() else {
+            return (Stats::default(), Vec::new());
+        };
         let mut h = Harness::new(flags & 1 == 1);
         while let Some((&op, tail)) = rest.split_first() {
             rest = tail;
@@ -387,8 +470,15 @@ impl Endpoint {
                 h.helper(op & 0x3f);
                 h.drain_server();
             } else {
-                let Some(len) = tail.get(..2).map(|b| usize::from(u16::from_be_bytes([b[0], b[1]]))) else { break };
-                let Some(bytes) = tail.get(2..2 + len) else { break };
+                let Some(len) = tail
+                    .get(..2)
+                    .map(|b| usize::from(u16::from_be_bytes([b[0], b[1]])))
+                else {
+                    break;
+                };
+                let Some(bytes) = tail.get(2..2 + len) else {
+                    break;
+                };
                 rest = &tail[2 + len..];
                 h.datagram(op, bytes);
             }
@@ -410,7 +500,13 @@ impl Endpoint {
 
     /// Appends a protected-message record (forged by the helper client) to a `fuzz_responder`
     /// input.
-    pub fn fuzz_responder_protected(out: &mut Vec<u8>, quick: bool, mode: HashMode, message_id: u32, items: &[(PayloadType, &[u8])]) {
+    pub fn fuzz_responder_protected(
+        out: &mut Vec<u8>,
+        quick: bool,
+        mode: HashMode,
+        message_id: u32,
+        items: &[(PayloadType, &[u8])],
+    ) {
         let mut spec = message_id.to_be_bytes().to_vec();
         for (kind, body) in items {
             let body = &body[..body.len().min(usize::from(u16::MAX))];
@@ -418,7 +514,11 @@ impl Endpoint {
             spec.extend_from_slice(&u16::try_from(body.len()).unwrap_or(u16::MAX).to_be_bytes());
             spec.extend_from_slice(body);
         }
-        let kind = if quick { KIND_QUICK } else { KIND_INFORMATIONAL };
+        let kind = if quick {
+            KIND_QUICK
+        } else {
+            KIND_INFORMATIONAL
+        };
         let mode = match mode {
             HashMode::Correct => 0,
             HashMode::Omitted => 1,

@@ -8,15 +8,20 @@ use rand::RngCore;
 use sras_esp::Spi;
 
 use crate::crypto::keymat;
-use crate::endpoint::{Dropped, DownReason, Endpoint};
+use crate::endpoint::{DownReason, Dropped, Endpoint};
 use crate::quick::chain_with_hash;
 use crate::sa::{P1State, SaId};
-use crate::wire::{Delete, ExchangeType, Flags, Header, Notification, NotifyType, PayloadType, ProtocolId, DOI_IPSEC};
+use crate::wire::{
+    Delete, ExchangeType, Flags, Header, Notification, NotifyType, PayloadType, ProtocolId,
+    DOI_IPSEC,
+};
 
 impl Endpoint {
     /// Sends one protected Informational message carrying `kind`/`body`.
     pub(crate) fn send_informational(&mut self, id: SaId, kind: PayloadType, body: &[u8]) {
-        let Some(sa) = self.sas.get(&id).filter(|s| s.crypto.is_some()) else { return };
+        let Some(sa) = self.sas.get(&id).filter(|s| s.crypto.is_some()) else {
+            return;
+        };
         let (local, remote) = (sa.local, sa.remote);
         let mid = loop {
             let m = self.rng.next_u32();
@@ -24,22 +29,53 @@ impl Endpoint {
                 break m;
             }
         };
-        let Some((prf, ska)) = self.skeyid_a(id) else { return };
-        let chain = chain_with_hash(|rest| keymat::hash_with_message_id(prf, &ska, mid, &[rest]).as_ref().to_vec(), &[(kind, body)]);
-        let Some(iv) = self.exchange_iv(id, mid) else { return };
-        let Ok((bytes, _)) = self.encrypt_chain(id, mid, ExchangeType::Informational, &iv, chain) else { return };
+        let Some((prf, ska)) = self.skeyid_a(id) else {
+            return;
+        };
+        let chain = chain_with_hash(
+            |rest| {
+                keymat::hash_with_message_id(prf, &ska, mid, &[rest])
+                    .as_ref()
+                    .to_vec()
+            },
+            &[(kind, body)],
+        );
+        let Some(iv) = self.exchange_iv(id, mid) else {
+            return;
+        };
+        let Ok((bytes, _)) = self.encrypt_chain(id, mid, ExchangeType::Informational, &iv, chain)
+        else {
+            return;
+        };
         self.send_raw(local, remote, &bytes);
     }
 
     /// A protected notification about this SA.
-    pub(crate) fn send_notify(&mut self, _now: Instant, id: SaId, notify_type: NotifyType, protocol: ProtocolId, spi: Vec<u8>, data: Vec<u8>) {
+    pub(crate) fn send_notify(
+        &mut self,
+        _now: Instant,
+        id: SaId,
+        notify_type: NotifyType,
+        protocol: ProtocolId,
+        spi: Vec<u8>,
+        data: Vec<u8>,
+    ) {
         let mut b = Vec::new();
-        Notification { doi: DOI_IPSEC, protocol, notify_type, spi, data }.encode(&mut b);
+        Notification {
+            doi: DOI_IPSEC,
+            protocol,
+            notify_type,
+            spi,
+            data,
+        }
+        .encode(&mut b);
         self.send_informational(id, PayloadType::Notification, &b);
     }
 
     fn cookies_spi(&self, id: SaId) -> Vec<u8> {
-        let Some(sa) = self.sas.get(&id) else { return Vec::new() };
+        let Some(sa) = self.sas.get(&id) else {
+            return Vec::new();
+        };
         let mut spi = sa.cky_i.to_vec();
         spi.extend_from_slice(&sa.cky_r);
         spi
@@ -49,7 +85,13 @@ impl Endpoint {
     pub(crate) fn send_delete_isakmp(&mut self, _now: Instant, id: SaId) {
         let spi = self.cookies_spi(id);
         let mut b = Vec::new();
-        Delete { doi: DOI_IPSEC, protocol: ProtocolId::Isakmp, spi_size: 16, spis: vec![spi] }.encode(&mut b);
+        Delete {
+            doi: DOI_IPSEC,
+            protocol: ProtocolId::Isakmp,
+            spi_size: 16,
+            spis: vec![spi],
+        }
+        .encode(&mut b);
         self.send_informational(id, PayloadType::Delete, &b);
         tracing::info!(sa = id.0, "IKE phase1 delete sent");
     }
@@ -57,18 +99,40 @@ impl Endpoint {
     /// Delete for IPsec SAs: our inbound SPIs, which the peer knows as its outbound ones.
     pub(crate) fn send_delete_esp(&mut self, _now: Instant, id: SaId, spis: &[Spi]) {
         let mut b = Vec::new();
-        Delete { doi: DOI_IPSEC, protocol: ProtocolId::IpsecEsp, spi_size: 4, spis: spis.iter().map(|s| s.0.to_be_bytes().to_vec()).collect() }.encode(&mut b);
+        Delete {
+            doi: DOI_IPSEC,
+            protocol: ProtocolId::IpsecEsp,
+            spi_size: 4,
+            spis: spis.iter().map(|s| s.0.to_be_bytes().to_vec()).collect(),
+        }
+        .encode(&mut b);
         self.send_informational(id, PayloadType::Delete, &b);
     }
 
     /// An Informational message for an SA we hold.
-    pub(crate) fn informational(&mut self, now: Instant, id: SaId, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8]) -> Result<(), Dropped> {
+    pub(crate) fn informational(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &Header,
+        msg: &[u8],
+    ) -> Result<(), Dropped> {
         let _ = local;
-        let Some(sa) = self.sas.get(&id) else { return Err(Dropped::UnknownSa) };
-        if !header.flags.contains(Flags::ENCRYPTION) || sa.crypto.is_none() || header.message_id == 0 {
+        let Some(sa) = self.sas.get(&id) else {
+            return Err(Dropped::UnknownSa);
+        };
+        if !header.flags.contains(Flags::ENCRYPTION)
+            || sa.crypto.is_none()
+            || header.message_id == 0
+        {
             // Unprotected notifications (e.g. NO_PROPOSAL_CHOSEN during phase 1) change nothing.
             if let Ok(m) = Self::plain(header, msg) {
-                for n in m.all(PayloadType::Notification).filter_map(|b| Notification::decode(b).ok()) {
+                for n in m
+                    .all(PayloadType::Notification)
+                    .filter_map(|b| Notification::decode(b).ok())
+                {
                     if self.log_limit.check(now).is_some() {
                         tracing::info!(sa = id.0, %remote, notify = ?n.notify_type, "IKE unprotected notification ignored");
                     }
@@ -84,16 +148,24 @@ impl Endpoint {
             Self::decrypt(&c.cipher()?, &iv, header, msg)?
         };
         // ROBUSTNESS 35/38: a Delete or notification without a valid HASH(1) is ignored.
-        let got = m.first(PayloadType::Hash).filter(|_| m.payloads.first().is_some_and(|p| p.kind == PayloadType::Hash));
+        let got = m.first(PayloadType::Hash).filter(|_| {
+            m.payloads
+                .first()
+                .is_some_and(|p| p.kind == PayloadType::Hash)
+        });
         let got = got.ok_or_else(|| Dropped::BadAuth("Informational without HASH".into()))?;
-        let rest = m.after_hash().ok_or_else(|| Dropped::BadAuth("HASH".into()))?;
+        let rest = m
+            .after_hash()
+            .ok_or_else(|| Dropped::BadAuth("HASH".into()))?;
         let (prf, ska) = self.skeyid_a(id).ok_or(Dropped::UnknownSa)?;
         let expected = keymat::hash_with_message_id(prf, &ska, mid, &[rest]);
         if got.is_empty() || !crate::crypto::ct_eq(got, expected.as_ref()) {
             return Err(Dropped::BadAuth("Informational HASH mismatch".into()));
         }
         let digest = Self::digest(msg);
-        let Some(sa) = self.sas.get_mut(&id) else { return Err(Dropped::UnknownSa) };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return Err(Dropped::UnknownSa);
+        };
         if sa.recent_info.contains(&digest) {
             self.stats.duplicates += 1;
             return Err(Dropped::Duplicate);
@@ -106,7 +178,8 @@ impl Endpoint {
         // no probe of ours (ROBUSTNESS 42).
         let only_acks = m.payloads.iter().skip(1).all(|p| {
             p.kind == PayloadType::Notification
-                && Notification::decode(p.body(&m.plain)).is_ok_and(|n| n.notify_type == NotifyType::DpdRUThereAck)
+                && Notification::decode(p.body(&m.plain))
+                    .is_ok_and(|n| n.notify_type == NotifyType::DpdRUThereAck)
         });
         if !only_acks {
             sa.last_heard = now;
@@ -115,14 +188,18 @@ impl Endpoint {
             let body = p.body(&m.plain);
             match p.kind {
                 PayloadType::Delete => {
-                    let Ok(d) = Delete::decode(body) else { continue };
+                    let Ok(d) = Delete::decode(body) else {
+                        continue;
+                    };
                     if self.peer_delete(now, id, &d) {
                         // The ISAKMP SA is gone: nothing after this may touch it (CVE-2023-38712).
                         break;
                     }
                 }
                 PayloadType::Notification => {
-                    let Ok(n) = Notification::decode(body) else { continue };
+                    let Ok(n) = Notification::decode(body) else {
+                        continue;
+                    };
                     self.peer_notify(now, id, &n);
                 }
                 _ => {}
@@ -152,11 +229,21 @@ impl Endpoint {
                     .filter_map(|s| <[u8; 4]>::try_from(s.as_slice()).ok())
                     .map(|s| Spi(u32::from_be_bytes(s)))
                     .collect();
-                let hit = self.sas.get(&id).is_some_and(|sa| sa.children.iter().any(|c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in)));
+                let hit = self.sas.get(&id).is_some_and(|sa| {
+                    sa.children
+                        .iter()
+                        .any(|c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in))
+                });
                 if hit {
                     let shown: Vec<String> = spis.iter().map(ToString::to_string).collect();
                     tracing::info!(sa = id.0, spis = %shown.join(","), "IKE delete received (IPsec SA)");
-                    self.delete_children(now, id, |c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in), DownReason::PeerDeleted, false);
+                    self.delete_children(
+                        now,
+                        id,
+                        |c| spis.contains(&c.spi_out) || spis.contains(&c.spi_in),
+                        DownReason::PeerDeleted,
+                        false,
+                    );
                 }
                 false
             }
@@ -170,11 +257,22 @@ impl Endpoint {
                 if n.spi != self.cookies_spi(id) || n.data.len() != 4 {
                     return;
                 }
-                self.send_notify(now, id, NotifyType::DpdRUThereAck, ProtocolId::Isakmp, n.spi.clone(), n.data.clone());
+                self.send_notify(
+                    now,
+                    id,
+                    NotifyType::DpdRUThereAck,
+                    ProtocolId::Isakmp,
+                    n.spi.clone(),
+                    n.data.clone(),
+                );
             }
             NotifyType::DpdRUThereAck => {
-                let Ok(seq) = <[u8; 4]>::try_from(n.data.as_slice()).map(u32::from_be_bytes) else { return };
-                let Some(sa) = self.sas.get_mut(&id) else { return };
+                let Ok(seq) = <[u8; 4]>::try_from(n.data.as_slice()).map(u32::from_be_bytes) else {
+                    return;
+                };
+                let Some(sa) = self.sas.get_mut(&id) else {
+                    return;
+                };
                 // ROBUSTNESS 42: an ACK with another sequence number is ignored.
                 if sa.dpd.pending == Some(seq) {
                     sa.dpd.pending = None;
@@ -184,7 +282,12 @@ impl Endpoint {
             NotifyType::InitialContact => {
                 let Some(sa) = self.sas.get(&id) else { return };
                 let (ip, pid) = (sa.remote.ip(), sa.peer_id.clone());
-                let stale: Vec<SaId> = self.sas.values().filter(|o| o.id != id && o.remote.ip() == ip && o.peer_id == pid).map(|o| o.id).collect();
+                let stale: Vec<SaId> = self
+                    .sas
+                    .values()
+                    .filter(|o| o.id != id && o.remote.ip() == ip && o.peer_id == pid)
+                    .map(|o| o.id)
+                    .collect();
                 for old in stale {
                     self.delete_phase1(now, old, DownReason::Replaced, false);
                 }
@@ -201,7 +304,9 @@ impl Endpoint {
     /// delay; declare it dead when nothing came back for the DPD timeout.
     pub(crate) fn dpd_timeout(&mut self, now: Instant, id: SaId) {
         let Some(cfg) = self.config.dpd else { return };
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         if sa.state != P1State::Established || !sa.dpd.peer_supports {
             sa.dpd.next_probe = None;
             return;
@@ -225,13 +330,25 @@ impl Endpoint {
         if sa.dpd.seq == 0 {
             sa.dpd.seq = self.rng.next_u32() & 0x7fff_ffff | 1;
         }
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         sa.dpd.seq = sa.dpd.seq.wrapping_add(1);
         let seq = sa.dpd.seq;
         sa.dpd.pending = Some(seq);
-        let step = cfg.delay.min(cfg.timeout / 3).max(core::time::Duration::from_secs(1));
+        let step = cfg
+            .delay
+            .min(cfg.timeout / 3)
+            .max(core::time::Duration::from_secs(1));
         sa.dpd.next_probe = Some(now + step);
         let spi = self.cookies_spi(id);
-        self.send_notify(now, id, NotifyType::DpdRUThere, ProtocolId::Isakmp, spi, seq.to_be_bytes().to_vec());
+        self.send_notify(
+            now,
+            id,
+            NotifyType::DpdRUThere,
+            ProtocolId::Isakmp,
+            spi,
+            seq.to_be_bytes().to_vec(),
+        );
     }
 }

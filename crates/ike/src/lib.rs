@@ -11,9 +11,9 @@ pub mod cert;
 pub mod config;
 pub mod crypto;
 mod endpoint;
+pub mod fragment;
 #[cfg(any(test, feature = "__fuzzing"))]
 mod fuzz_support;
-pub mod fragment;
 mod info;
 mod phase1;
 pub mod proposal;
@@ -22,7 +22,9 @@ mod sa;
 pub mod wire;
 
 pub use config::{CertConfig, ChildRequest, Config, DpdConfig, PeerSelector, PskEntry};
-pub use endpoint::{ChildSa, DownReason, Dropped, Endpoint, Event, Phase1Info, Selectors, Stats, NON_ESP_MARKER};
+pub use endpoint::{
+    ChildSa, DownReason, Dropped, Endpoint, Event, Phase1Info, Selectors, Stats, NON_ESP_MARKER,
+};
 pub use proposal::{AuthMethod, Encapsulation, Phase1Suite, Phase2Suite, Profile};
 pub use sa::{Role, SaId};
 

@@ -8,7 +8,10 @@ use core::time::Duration;
 use sras_esp::{Encryption, Integrity};
 
 use crate::crypto::{CipherAlgorithm, DhGroup, HashAlgorithm};
-use crate::wire::{Attribute, AttributeValue, Proposal, ProtocolId, SaPayload, Transform, DOI_IPSEC, SIT_IDENTITY_ONLY};
+use crate::wire::{
+    Attribute, AttributeValue, Proposal, ProtocolId, SaPayload, Transform, DOI_IPSEC,
+    SIT_IDENTITY_ONLY,
+};
 
 /// RFC 2409 App. A phase 1 attribute classes and values.
 pub(crate) mod p1 {
@@ -128,11 +131,17 @@ fn esp_suites(encs: &[Encryption], integs: &[Integrity]) -> Vec<Phase2Suite> {
     let mut v = Vec::new();
     for &encryption in encs {
         if encryption.is_aead() {
-            v.push(Phase2Suite { encryption, integrity: Integrity::None });
+            v.push(Phase2Suite {
+                encryption,
+                integrity: Integrity::None,
+            });
             continue;
         }
         for &integrity in integs {
-            v.push(Phase2Suite { encryption, integrity });
+            v.push(Phase2Suite {
+                encryption,
+                integrity,
+            });
         }
     }
     v
@@ -146,11 +155,32 @@ impl Profile {
         Self {
             name: "modern",
             ciphers: AES.to_vec(),
-            hashes: vec![HashAlgorithm::Sha256, HashAlgorithm::Sha384, HashAlgorithm::Sha512, HashAlgorithm::Sha1],
-            groups: vec![DhGroup::Ecp256, DhGroup::Ecp384, DhGroup::Modp2048, DhGroup::Modp3072, DhGroup::Modp4096],
+            hashes: vec![
+                HashAlgorithm::Sha256,
+                HashAlgorithm::Sha384,
+                HashAlgorithm::Sha512,
+                HashAlgorithm::Sha1,
+            ],
+            groups: vec![
+                DhGroup::Ecp256,
+                DhGroup::Ecp384,
+                DhGroup::Modp2048,
+                DhGroup::Modp3072,
+                DhGroup::Modp4096,
+            ],
             esp: esp_suites(
-                &[Encryption::AesGcm256, Encryption::AesGcm128, Encryption::AesCbc256, Encryption::AesCbc128],
-                &[Integrity::HmacSha256_128, Integrity::HmacSha384_192, Integrity::HmacSha512_256, Integrity::HmacSha1_96],
+                &[
+                    Encryption::AesGcm256,
+                    Encryption::AesGcm128,
+                    Encryption::AesCbc256,
+                    Encryption::AesCbc128,
+                ],
+                &[
+                    Integrity::HmacSha256_128,
+                    Integrity::HmacSha384_192,
+                    Integrity::HmacSha512_256,
+                    Integrity::HmacSha1_96,
+                ],
             ),
             sha256_96: false,
         }
@@ -161,7 +191,12 @@ impl Profile {
     pub fn compatible() -> Self {
         let mut p = Self::modern();
         p.name = "compatible";
-        p.ciphers = vec![CipherAlgorithm::AesCbc256, CipherAlgorithm::AesCbc128, CipherAlgorithm::AesCbc192, CipherAlgorithm::TripleDesCbc];
+        p.ciphers = vec![
+            CipherAlgorithm::AesCbc256,
+            CipherAlgorithm::AesCbc128,
+            CipherAlgorithm::AesCbc192,
+            CipherAlgorithm::TripleDesCbc,
+        ];
         p.groups.push(DhGroup::Modp1536);
         p.esp = esp_suites(
             &[
@@ -172,7 +207,12 @@ impl Profile {
                 Encryption::AesCbc192,
                 Encryption::TripleDesCbc,
             ],
-            &[Integrity::HmacSha256_128, Integrity::HmacSha384_192, Integrity::HmacSha512_256, Integrity::HmacSha1_96],
+            &[
+                Integrity::HmacSha256_128,
+                Integrity::HmacSha384_192,
+                Integrity::HmacSha512_256,
+                Integrity::HmacSha1_96,
+            ],
         );
         p
     }
@@ -226,18 +266,29 @@ impl Profile {
     #[must_use]
     pub fn phase1_suites(&self) -> Vec<Phase1Suite> {
         let mut v = Vec::new();
-        let common: Vec<HashAlgorithm> = [HashAlgorithm::Sha256, HashAlgorithm::Sha1].into_iter().filter(|h| self.hashes.contains(h)).collect();
+        let common: Vec<HashAlgorithm> = [HashAlgorithm::Sha256, HashAlgorithm::Sha1]
+            .into_iter()
+            .filter(|h| self.hashes.contains(h))
+            .collect();
         for &group in &self.groups {
             for &cipher in self.ciphers.iter().take(2) {
                 for &hash in &common {
-                    v.push(Phase1Suite { cipher, hash, group });
+                    v.push(Phase1Suite {
+                        cipher,
+                        hash,
+                        group,
+                    });
                 }
             }
         }
         for &cipher in &self.ciphers {
             for &hash in &self.hashes {
                 for &group in &self.groups {
-                    let s = Phase1Suite { cipher, hash, group };
+                    let s = Phase1Suite {
+                        cipher,
+                        hash,
+                        group,
+                    };
                     if !v.contains(&s) {
                         v.push(s);
                     }
@@ -250,7 +301,10 @@ impl Profile {
 
     fn accepts_phase1(&self, s: &Phase1Suite) -> Result<(), String> {
         if !self.ciphers.contains(&s.cipher) {
-            return Err(format!("cipher {:?} not in profile {}", s.cipher, self.name));
+            return Err(format!(
+                "cipher {:?} not in profile {}",
+                s.cipher, self.name
+            ));
         }
         if !self.hashes.contains(&s.hash) {
             return Err(format!("hash {:?} not in profile {}", s.hash, self.name));
@@ -280,14 +334,23 @@ impl LifeLimits {
 }
 
 /// Reads LifeType/LifeDuration pairs (RFC 2408 App. A: a type is followed by its duration).
-fn read_life(attrs: &[Attribute], type_class: u16, duration_class: u16, secs: u64, kb: u64) -> Result<LifeLimits, String> {
+fn read_life(
+    attrs: &[Attribute],
+    type_class: u16,
+    duration_class: u16,
+    secs: u64,
+    kb: u64,
+) -> Result<LifeLimits, String> {
     let mut life = LifeLimits::default();
     let mut current: Option<u64> = None;
     for a in attrs {
         if a.kind == type_class {
             current = a.value.as_u64();
         } else if a.kind == duration_class {
-            let v = a.value.as_u64().ok_or("life duration longer than 8 bytes")?;
+            let v = a
+                .value
+                .as_u64()
+                .ok_or("life duration longer than 8 bytes")?;
             match current {
                 Some(t) if t == secs => life.seconds = Some(v),
                 Some(t) if t == kb => life.kilobytes = Some(v),
@@ -321,7 +384,9 @@ fn attr_u64(a: &[Attribute], class: u16) -> Option<u64> {
 }
 
 /// Decodes one phase 1 transform (RFC 2409 App. A) into a suite and auth method.
-pub(crate) fn parse_phase1_transform(t: &Transform) -> Result<(Phase1Suite, AuthMethod, LifeLimits), String> {
+pub(crate) fn parse_phase1_transform(
+    t: &Transform,
+) -> Result<(Phase1Suite, AuthMethod, LifeLimits), String> {
     if t.id != p1::KEY_IKE {
         return Err(format!("transform id {} is not KEY_IKE", t.id));
     }
@@ -352,11 +417,28 @@ pub(crate) fn parse_phase1_transform(t: &Transform) -> Result<(Phase1Suite, Auth
         None => return Err("no authentication method".into()),
     };
     let group = match attr_u64(a, p1::GROUP) {
-        Some(g) => u16::try_from(g).ok().and_then(DhGroup::from_id).ok_or_else(|| format!("DH group {g} unsupported"))?,
+        Some(g) => u16::try_from(g)
+            .ok()
+            .and_then(DhGroup::from_id)
+            .ok_or_else(|| format!("DH group {g} unsupported"))?,
         None => return Err("no DH group".into()),
     };
-    let life = read_life(a, p1::LIFE_TYPE, p1::LIFE_DURATION, p1::LIFE_SECONDS, p1::LIFE_KILOBYTES)?;
-    Ok((Phase1Suite { cipher, hash, group }, auth, life))
+    let life = read_life(
+        a,
+        p1::LIFE_TYPE,
+        p1::LIFE_DURATION,
+        p1::LIFE_SECONDS,
+        p1::LIFE_KILOBYTES,
+    )?;
+    Ok((
+        Phase1Suite {
+            cipher,
+            hash,
+            group,
+        },
+        auth,
+        life,
+    ))
 }
 
 /// Why no proposal was chosen: one line per refused transform, for the log.
@@ -377,15 +459,25 @@ impl fmt::Display for Refusal {
 
 /// Responder: picks the first of the peer's phase 1 transforms (its order of preference) the
 /// profile accepts with one of `auths` (RFC 2408 §4.2).
-pub fn choose_phase1(profile: &Profile, auths: &[AuthMethod], sa: &SaPayload) -> Result<ChosenPhase1, Refusal> {
+pub fn choose_phase1(
+    profile: &Profile,
+    auths: &[AuthMethod],
+    sa: &SaPayload,
+) -> Result<ChosenPhase1, Refusal> {
     let mut refusal = Refusal::default();
     if sa.doi != DOI_IPSEC || sa.situation != SIT_IDENTITY_ONLY {
-        refusal.reasons.push(format!("DOI {} situation {} unsupported", sa.doi, sa.situation));
+        refusal.reasons.push(format!(
+            "DOI {} situation {} unsupported",
+            sa.doi, sa.situation
+        ));
         return Err(refusal);
     }
     for p in &sa.proposals {
         if p.protocol != ProtocolId::Isakmp {
-            refusal.reasons.push(format!("proposal {}: protocol {:?} is not ISAKMP", p.number, p.protocol));
+            refusal.reasons.push(format!(
+                "proposal {}: protocol {:?} is not ISAKMP",
+                p.number, p.protocol
+            ));
             continue;
         }
         for t in &p.transforms {
@@ -393,16 +485,34 @@ pub fn choose_phase1(profile: &Profile, auths: &[AuthMethod], sa: &SaPayload) ->
                 Err(e) => refusal.reasons.push(format!("#{}: {e}", t.number)),
                 Ok((suite, auth, life)) => {
                     if let Err(e) = profile.accepts_phase1(&suite) {
-                        refusal.reasons.push(format!("#{} {}: {e}", t.number, describe_phase1(&suite)));
+                        refusal.reasons.push(format!(
+                            "#{} {}: {e}",
+                            t.number,
+                            describe_phase1(&suite)
+                        ));
                     } else if !auths.contains(&auth) {
-                        refusal.reasons.push(format!("#{} {}: authentication {auth:?} not configured", t.number, describe_phase1(&suite)));
+                        refusal.reasons.push(format!(
+                            "#{} {}: authentication {auth:?} not configured",
+                            t.number,
+                            describe_phase1(&suite)
+                        ));
                     } else {
                         let reply = SaPayload {
                             doi: sa.doi,
                             situation: sa.situation,
-                            proposals: vec![Proposal { number: p.number, protocol: p.protocol, spi: p.spi.clone(), transforms: vec![t.clone()] }],
+                            proposals: vec![Proposal {
+                                number: p.number,
+                                protocol: p.protocol,
+                                spi: p.spi.clone(),
+                                transforms: vec![t.clone()],
+                            }],
                         };
-                        return Ok(ChosenPhase1 { suite, auth, life, reply });
+                        return Ok(ChosenPhase1 {
+                            suite,
+                            auth,
+                            life,
+                            reply,
+                        });
                     }
                 }
             }
@@ -429,13 +539,23 @@ pub fn offer_phase1(profile: &Profile, auth: AuthMethod, lifetime: Duration) -> 
     SaPayload {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,
-        proposals: vec![Proposal { number: 1, protocol: ProtocolId::Isakmp, spi: Vec::new(), transforms }],
+        proposals: vec![Proposal {
+            number: 1,
+            protocol: ProtocolId::Isakmp,
+            spi: Vec::new(),
+            transforms,
+        }],
     }
 }
 
 /// One phase 1 transform with its attributes (RFC 2409 App. A).
 #[must_use]
-pub fn phase1_transform(number: u8, s: &Phase1Suite, auth: AuthMethod, lifetime: Duration) -> Transform {
+pub fn phase1_transform(
+    number: u8,
+    s: &Phase1Suite,
+    auth: AuthMethod,
+    lifetime: Duration,
+) -> Transform {
     let (enc, key_len) = match s.cipher {
         CipherAlgorithm::TripleDesCbc => (p1::ENC_3DES, None),
         CipherAlgorithm::AesCbc128 => (p1::ENC_AES, Some(128)),
@@ -460,7 +580,11 @@ pub fn phase1_transform(number: u8, s: &Phase1Suite, auth: AuthMethod, lifetime:
         Attribute::number(p1::LIFE_TYPE, p1::LIFE_SECONDS),
         Attribute::number(p1::LIFE_DURATION, lifetime.as_secs()),
     ]);
-    Transform { number, id: p1::KEY_IKE, attributes }
+    Transform {
+        number,
+        id: p1::KEY_IKE,
+        attributes,
+    }
 }
 
 /// Encapsulation mode of a phase 2 SA (RFC 2407 §4.5, RFC 3947 §5, draft values).
@@ -533,7 +657,10 @@ pub struct ChosenPhase2 {
     pub proposal: Proposal,
 }
 
-fn parse_phase2_transform(t: &Transform, sha256_96: bool) -> Result<(Phase2Suite, Encapsulation, Option<DhGroup>, LifeLimits), String> {
+fn parse_phase2_transform(
+    t: &Transform,
+    sha256_96: bool,
+) -> Result<(Phase2Suite, Encapsulation, Option<DhGroup>, LifeLimits), String> {
     let a = &t.attributes;
     let key_len = attr_u64(a, p2::KEY_LENGTH);
     let encryption = match (t.id, key_len) {
@@ -562,17 +689,37 @@ fn parse_phase2_transform(t: &Transform, sha256_96: bool) -> Result<(Phase2Suite
     }
     let encapsulation = match attr_u64(a, p2::ENCAPSULATION) {
         None => Encapsulation::Tunnel,
-        Some(v) => Encapsulation::from_value(v).ok_or_else(|| format!("encapsulation mode {v} unsupported"))?,
+        Some(v) => Encapsulation::from_value(v)
+            .ok_or_else(|| format!("encapsulation mode {v} unsupported"))?,
     };
     let pfs = match attr_u64(a, p2::GROUP) {
         None => None,
-        Some(g) => Some(u16::try_from(g).ok().and_then(DhGroup::from_id).ok_or_else(|| format!("PFS group {g} unsupported"))?),
+        Some(g) => Some(
+            u16::try_from(g)
+                .ok()
+                .and_then(DhGroup::from_id)
+                .ok_or_else(|| format!("PFS group {g} unsupported"))?,
+        ),
     };
     if attr_u64(a, p2::ESN).is_some_and(|v| v != 0) {
         return Err("extended sequence numbers not offered by sras".into());
     }
-    let life = read_life(a, p2::LIFE_TYPE, p2::LIFE_DURATION, p2::LIFE_SECONDS, p2::LIFE_KILOBYTES)?;
-    Ok((Phase2Suite { encryption, integrity }, encapsulation, pfs, life))
+    let life = read_life(
+        a,
+        p2::LIFE_TYPE,
+        p2::LIFE_DURATION,
+        p2::LIFE_SECONDS,
+        p2::LIFE_KILOBYTES,
+    )?;
+    Ok((
+        Phase2Suite {
+            encryption,
+            integrity,
+        },
+        encapsulation,
+        pfs,
+        life,
+    ))
 }
 
 /// Responder: picks the first acceptable ESP transform of the peer's phase 2 offer.
@@ -585,15 +732,24 @@ pub fn choose_phase2(profile: &Profile, sa: &SaPayload) -> Result<ChosenPhase2, 
     }
     for p in &sa.proposals {
         if sa.proposals.iter().filter(|q| q.number == p.number).count() > 1 {
-            refusal.reasons.push(format!("proposal {}: SA bundles unsupported", p.number));
+            refusal
+                .reasons
+                .push(format!("proposal {}: SA bundles unsupported", p.number));
             continue;
         }
         if p.protocol != ProtocolId::IpsecEsp {
-            refusal.reasons.push(format!("proposal {}: protocol {:?} is not ESP", p.number, p.protocol));
+            refusal.reasons.push(format!(
+                "proposal {}: protocol {:?} is not ESP",
+                p.number, p.protocol
+            ));
             continue;
         }
         let Ok(peer_spi) = <[u8; 4]>::try_from(p.spi.as_slice()) else {
-            refusal.reasons.push(format!("proposal {}: SPI of {} bytes", p.number, p.spi.len()));
+            refusal.reasons.push(format!(
+                "proposal {}: SPI of {} bytes",
+                p.number,
+                p.spi.len()
+            ));
             continue;
         };
         for t in &p.transforms {
@@ -601,12 +757,30 @@ pub fn choose_phase2(profile: &Profile, sa: &SaPayload) -> Result<ChosenPhase2, 
                 Err(e) => refusal.reasons.push(format!("#{}: {e}", t.number)),
                 Ok((suite, encapsulation, pfs, life)) => {
                     if !profile.esp.contains(&suite) {
-                        refusal.reasons.push(format!("#{} {:?}/{:?}: not in profile {}", t.number, suite.encryption, suite.integrity, profile.name));
+                        refusal.reasons.push(format!(
+                            "#{} {:?}/{:?}: not in profile {}",
+                            t.number, suite.encryption, suite.integrity, profile.name
+                        ));
                     } else if pfs.is_some_and(|g| !profile.groups.contains(&g)) {
-                        refusal.reasons.push(format!("#{}: PFS group {pfs:?} not in profile {}", t.number, profile.name));
+                        refusal.reasons.push(format!(
+                            "#{}: PFS group {pfs:?} not in profile {}",
+                            t.number, profile.name
+                        ));
                     } else {
-                        let proposal = Proposal { number: p.number, protocol: p.protocol, spi: p.spi.clone(), transforms: vec![t.clone()] };
-                        return Ok(ChosenPhase2 { suite, encapsulation, pfs, life, peer_spi, proposal });
+                        let proposal = Proposal {
+                            number: p.number,
+                            protocol: p.protocol,
+                            spi: p.spi.clone(),
+                            transforms: vec![t.clone()],
+                        };
+                        return Ok(ChosenPhase2 {
+                            suite,
+                            encapsulation,
+                            pfs,
+                            life,
+                            peer_spi,
+                            proposal,
+                        });
                     }
                 }
             }
@@ -618,31 +792,61 @@ pub fn choose_phase2(profile: &Profile, sa: &SaPayload) -> Result<ChosenPhase2, 
 /// Initiator: parses the responder's phase 2 answer (one proposal, one transform).
 pub fn accepted_phase2(profile: &Profile, sa: &SaPayload) -> Result<ChosenPhase2, Refusal> {
     if sa.proposals.len() != 1 || sa.proposals[0].transforms.len() != 1 {
-        return Err(Refusal { reasons: vec!["the answer must hold one proposal with one transform".into()] });
+        return Err(Refusal {
+            reasons: vec!["the answer must hold one proposal with one transform".into()],
+        });
     }
     choose_phase2(profile, sa)
 }
 
 /// Initiator: the phase 2 offer for ESP with `spi`.
 #[must_use]
-pub fn offer_phase2(profile: &Profile, spi: [u8; 4], encapsulation: Encapsulation, draft: bool, pfs: Option<DhGroup>, lifetime: Duration) -> SaPayload {
+pub fn offer_phase2(
+    profile: &Profile,
+    spi: [u8; 4],
+    encapsulation: Encapsulation,
+    draft: bool,
+    pfs: Option<DhGroup>,
+    lifetime: Duration,
+) -> SaPayload {
     let transforms = profile
         .esp
         .iter()
         .take(64)
         .enumerate()
-        .map(|(i, s)| phase2_transform(u8::try_from(i + 1).unwrap_or(u8::MAX), s, encapsulation, draft, pfs, lifetime))
+        .map(|(i, s)| {
+            phase2_transform(
+                u8::try_from(i + 1).unwrap_or(u8::MAX),
+                s,
+                encapsulation,
+                draft,
+                pfs,
+                lifetime,
+            )
+        })
         .collect();
     SaPayload {
         doi: DOI_IPSEC,
         situation: SIT_IDENTITY_ONLY,
-        proposals: vec![Proposal { number: 1, protocol: ProtocolId::IpsecEsp, spi: spi.to_vec(), transforms }],
+        proposals: vec![Proposal {
+            number: 1,
+            protocol: ProtocolId::IpsecEsp,
+            spi: spi.to_vec(),
+            transforms,
+        }],
     }
 }
 
 /// One ESP transform with its attributes (RFC 2407 §4.5).
 #[must_use]
-pub fn phase2_transform(number: u8, s: &Phase2Suite, encapsulation: Encapsulation, draft: bool, pfs: Option<DhGroup>, lifetime: Duration) -> Transform {
+pub fn phase2_transform(
+    number: u8,
+    s: &Phase2Suite,
+    encapsulation: Encapsulation,
+    draft: bool,
+    pfs: Option<DhGroup>,
+    lifetime: Duration,
+) -> Transform {
     let (id, key_len) = match s.encryption {
         Encryption::Null => (p2::ESP_NULL, None),
         Encryption::TripleDesCbc => (p2::ESP_3DES, None),
@@ -674,7 +878,11 @@ pub fn phase2_transform(number: u8, s: &Phase2Suite, encapsulation: Encapsulatio
     if let Some(g) = pfs {
         attributes.push(Attribute::number(p2::GROUP, u64::from(g.id())));
     }
-    Transform { number, id, attributes }
+    Transform {
+        number,
+        id,
+        attributes,
+    }
 }
 
 /// The RESPONDER-LIFETIME notify data (RFC 2407 §4.6.3.1): SA Life Type and SA Life
@@ -682,7 +890,10 @@ pub fn phase2_transform(number: u8, s: &Phase2Suite, encapsulation: Encapsulatio
 #[must_use]
 pub fn responder_lifetime_data(seconds: u64) -> Vec<u8> {
     let mut out = Vec::new();
-    for a in [Attribute::number(p2::LIFE_TYPE, p2::LIFE_SECONDS), Attribute::number(p2::LIFE_DURATION, seconds)] {
+    for a in [
+        Attribute::number(p2::LIFE_TYPE, p2::LIFE_SECONDS),
+        Attribute::number(p2::LIFE_DURATION, seconds),
+    ] {
         match a.value {
             AttributeValue::Basic(v) => {
                 out.extend_from_slice(&(a.kind | 0x8000).to_be_bytes());
@@ -712,11 +923,22 @@ pub fn parse_responder_lifetime(data: &[u8]) -> Option<u64> {
         } else {
             let len = usize::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
             let v = rest.get(4..4 + len)?.to_vec();
-            attrs.push(Attribute { kind: t, value: AttributeValue::Variable(v) });
+            attrs.push(Attribute {
+                kind: t,
+                value: AttributeValue::Variable(v),
+            });
             rest = rest.get(4 + len..)?;
         }
     }
-    read_life(&attrs, p2::LIFE_TYPE, p2::LIFE_DURATION, p2::LIFE_SECONDS, p2::LIFE_KILOBYTES).ok()?.seconds
+    read_life(
+        &attrs,
+        p2::LIFE_TYPE,
+        p2::LIFE_DURATION,
+        p2::LIFE_SECONDS,
+        p2::LIFE_KILOBYTES,
+    )
+    .ok()?
+    .seconds
 }
 
 #[cfg(test)]
@@ -744,7 +966,14 @@ mod tests {
             let chosen = choose_phase1(&p, &[AuthMethod::PreSharedKey], &offer).unwrap();
             assert_eq!(chosen.suite, p.phase1_suites()[0]);
             assert_eq!(chosen.life.seconds, Some(28800));
-            let offer = offer_phase2(&p, [1, 2, 3, 4], Encapsulation::UdpTransport, false, None, Duration::from_secs(3600));
+            let offer = offer_phase2(
+                &p,
+                [1, 2, 3, 4],
+                Encapsulation::UdpTransport,
+                false,
+                None,
+                Duration::from_secs(3600),
+            );
             let chosen = choose_phase2(&p, &offer).unwrap();
             assert_eq!(chosen.suite, p.esp[0]);
             assert_eq!(chosen.encapsulation, Encapsulation::UdpTransport);
@@ -762,24 +991,43 @@ mod tests {
             esp: vec![],
             sha256_96: false,
         };
-        let offer = offer_phase1(&android, AuthMethod::PreSharedKey, Duration::from_secs(3600));
-        let refusal = choose_phase1(&Profile::compatible(), &[AuthMethod::PreSharedKey], &offer).unwrap_err();
-        assert!(refusal.to_string().contains("group Modp1024 not in profile compatible"), "{refusal}");
+        let offer = offer_phase1(
+            &android,
+            AuthMethod::PreSharedKey,
+            Duration::from_secs(3600),
+        );
+        let refusal =
+            choose_phase1(&Profile::compatible(), &[AuthMethod::PreSharedKey], &offer).unwrap_err();
+        assert!(
+            refusal
+                .to_string()
+                .contains("group Modp1024 not in profile compatible"),
+            "{refusal}"
+        );
         assert!(choose_phase1(&Profile::legacy(), &[AuthMethod::PreSharedKey], &offer).is_ok());
     }
 
     #[test]
     fn responder_lifetime_round_trips() {
         for s in [600, 3600, 86_400 * 3] {
-            assert_eq!(parse_responder_lifetime(&responder_lifetime_data(s)), Some(s));
+            assert_eq!(
+                parse_responder_lifetime(&responder_lifetime_data(s)),
+                Some(s)
+            );
         }
         assert_eq!(parse_responder_lifetime(&[0x80, 1]), None);
     }
 
     #[test]
     fn draft_encapsulation_values_are_read() {
-        assert_eq!(Encapsulation::from_value(61444), Some(Encapsulation::UdpTransport));
-        assert_eq!(Encapsulation::from_value(61443), Some(Encapsulation::UdpTunnel));
+        assert_eq!(
+            Encapsulation::from_value(61444),
+            Some(Encapsulation::UdpTransport)
+        );
+        assert_eq!(
+            Encapsulation::from_value(61443),
+            Some(Encapsulation::UdpTunnel)
+        );
         assert_eq!(Encapsulation::from_value(9), None);
     }
 }

@@ -13,13 +13,14 @@ use crate::crypto::{ct_eq, keymat, DhPrivateKey};
 use crate::endpoint::{ChildSa, Dropped, Endpoint, Event, FlightRef, Inbound, Selectors};
 use crate::phase1::NONCE_LEN;
 use crate::proposal::{
-    accepted_phase2, choose_phase2, offer_phase2, parse_responder_lifetime, responder_lifetime_data, ChosenPhase2, Encapsulation,
+    accepted_phase2, choose_phase2, offer_phase2, parse_responder_lifetime,
+    responder_lifetime_data, ChosenPhase2, Encapsulation,
 };
 use crate::sa::{Child, QuickExchange, Role, SaId};
 use crate::wire::vendor::NatTraversal;
 use crate::wire::{
-    encode_payloads, ExchangeType, Flags, Header, Identification, NatOa, Notification, NotifyType, PayloadType, ProtocolId, SaPayload,
-    DOI_IPSEC, GENERIC_HEADER_LEN,
+    encode_payloads, ExchangeType, Flags, Header, Identification, NatOa, Notification, NotifyType,
+    PayloadType, ProtocolId, SaPayload, DOI_IPSEC, GENERIC_HEADER_LEN,
 };
 
 /// Concurrent Quick Mode exchanges per ISAKMP SA.
@@ -28,13 +29,20 @@ const MAX_QUICK: usize = 16;
 const QUICK_LINGER: Duration = Duration::from_secs(30);
 
 /// A payload chain that starts with a HASH computed over the rest: returns the chain.
-pub(crate) fn chain_with_hash(hash: impl FnOnce(&[u8]) -> Vec<u8>, after: &[(PayloadType, &[u8])]) -> Vec<u8> {
+pub(crate) fn chain_with_hash(
+    hash: impl FnOnce(&[u8]) -> Vec<u8>,
+    after: &[(PayloadType, &[u8])],
+) -> Vec<u8> {
     let (next, rest) = encode_payloads(after);
     let h = hash(&rest);
     let mut out = Vec::with_capacity(GENERIC_HEADER_LEN + h.len() + rest.len());
     out.push(next.value());
     out.push(0);
-    out.extend_from_slice(&u16::try_from(GENERIC_HEADER_LEN + h.len()).unwrap_or(0).to_be_bytes());
+    out.extend_from_slice(
+        &u16::try_from(GENERIC_HEADER_LEN + h.len())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
     out.extend_from_slice(&h);
     out.extend_from_slice(&rest);
     out
@@ -55,7 +63,14 @@ fn nat_oa(addr: IpAddr) -> Vec<u8> {
 
 impl Endpoint {
     /// Encrypts a chain that already starts with its HASH payload.
-    pub(crate) fn encrypt_chain(&self, id: SaId, message_id: u32, exchange: ExchangeType, iv: &[u8], chain: Vec<u8>) -> Result<(Vec<u8>, Vec<u8>), Dropped> {
+    pub(crate) fn encrypt_chain(
+        &self,
+        id: SaId,
+        message_id: u32,
+        exchange: ExchangeType,
+        iv: &[u8],
+        chain: Vec<u8>,
+    ) -> Result<(Vec<u8>, Vec<u8>), Dropped> {
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
         let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
         let bs = c.alg.block_len();
@@ -87,12 +102,20 @@ impl Endpoint {
     pub(crate) fn exchange_iv(&self, id: SaId, message_id: u32) -> Option<Vec<u8>> {
         let sa = self.sas.get(&id)?;
         let c = sa.crypto.as_ref()?;
-        Some(keymat::message_iv(sa.hash(), &c.iv, message_id, c.alg.block_len()))
+        Some(keymat::message_iv(
+            sa.hash(),
+            &c.iv,
+            message_id,
+            c.alg.block_len(),
+        ))
     }
 
     pub(crate) fn skeyid_a(&self, id: SaId) -> Option<(crate::crypto::HashAlgorithm, Vec<u8>)> {
         let sa = self.sas.get(&id)?;
-        Some((sa.hash(), sa.crypto.as_ref()?.keys.skeyid_a.as_ref().to_vec()))
+        Some((
+            sa.hash(),
+            sa.crypto.as_ref()?.keys.skeyid_a.as_ref().to_vec(),
+        ))
     }
 
     /// A fresh message ID not in use on this SA.
@@ -106,8 +129,16 @@ impl Endpoint {
     }
 
     /// Initiator: Quick Mode message 1.
-    pub(crate) fn initiate_quick_mode(&mut self, now: Instant, id: SaId, request: ChildRequest, replaces: Option<Spi>) {
-        let Some(sa) = self.sas.get(&id).filter(|s| s.is_established()) else { return };
+    pub(crate) fn initiate_quick_mode(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        request: ChildRequest,
+        replaces: Option<Spi>,
+    ) {
+        let Some(sa) = self.sas.get(&id).filter(|s| s.is_established()) else {
+            return;
+        };
         if sa.quick.len() >= MAX_QUICK {
             return;
         }
@@ -125,14 +156,22 @@ impl Endpoint {
             },
             None => None,
         };
-        let offer = offer_phase2(&self.config.profile, spi_in, encapsulation, natt == Some(NatTraversal::Draft), self.config.pfs, self.config.phase2_lifetime);
+        let offer = offer_phase2(
+            &self.config.profile,
+            spi_in,
+            encapsulation,
+            natt == Some(NatTraversal::Draft),
+            self.config.pfs,
+            self.config.phase2_lifetime,
+        );
         let sa_b = offer.to_vec();
         let mut idci = Vec::new();
         Identification::ip(local.ip(), request.protocol, request.local_port).encode(&mut idci);
         let mut idcr = Vec::new();
         Identification::ip(remote.ip(), request.protocol, request.remote_port).encode(&mut idcr);
         let ke = dh.as_ref().map(|k| k.public_value().to_vec());
-        let mut after: Vec<(PayloadType, &[u8])> = vec![(PayloadType::Sa, &sa_b), (PayloadType::Nonce, &ni)];
+        let mut after: Vec<(PayloadType, &[u8])> =
+            vec![(PayloadType::Sa, &sa_b), (PayloadType::Nonce, &ni)];
         if let Some(ke) = &ke {
             after.push((PayloadType::KeyExchange, ke));
         }
@@ -143,10 +182,24 @@ impl Endpoint {
             after.push((nat_oa_type(natt), &oai));
             after.push((nat_oa_type(natt), &oar));
         }
-        let Some((prf, ska)) = self.skeyid_a(id) else { return };
-        let chain = chain_with_hash(|rest| keymat::hash_with_message_id(prf, &ska, mid, &[rest]).as_ref().to_vec(), &after);
-        let Some(iv) = self.exchange_iv(id, mid) else { return };
-        let Ok((bytes, next_iv)) = self.encrypt_chain(id, mid, ExchangeType::QuickMode, &iv, chain) else { return };
+        let Some((prf, ska)) = self.skeyid_a(id) else {
+            return;
+        };
+        let chain = chain_with_hash(
+            |rest| {
+                keymat::hash_with_message_id(prf, &ska, mid, &[rest])
+                    .as_ref()
+                    .to_vec()
+            },
+            &after,
+        );
+        let Some(iv) = self.exchange_iv(id, mid) else {
+            return;
+        };
+        let Ok((bytes, next_iv)) = self.encrypt_chain(id, mid, ExchangeType::QuickMode, &iv, chain)
+        else {
+            return;
+        };
         let payload = self.send_raw(local, remote, &bytes);
         let mut q = QuickExchange {
             role: Role::Initiator,
@@ -162,7 +215,14 @@ impl Endpoint {
             done: false,
             expires: now + self.config.retransmit_initial * 64,
         };
-        Self::remember(&mut q.flight, payload, remote, local.port(), now, Some(self.config.retransmit_initial));
+        Self::remember(
+            &mut q.flight,
+            payload,
+            remote,
+            local.port(),
+            now,
+            Some(self.config.retransmit_initial),
+        );
         if let Some(sa) = self.sas.get_mut(&id) {
             sa.quick.insert(mid, q);
         }
@@ -171,8 +231,12 @@ impl Endpoint {
 
     /// Starts the rekey of the child with inbound SPI `spi` (initiator role).
     pub(crate) fn rekey_child(&mut self, now: Instant, id: SaId, spi: Spi) {
-        let Some(sa) = self.sas.get_mut(&id) else { return };
-        let Some(c) = sa.children.iter_mut().find(|c| c.spi_in == spi) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
+        let Some(c) = sa.children.iter_mut().find(|c| c.spi_in == spi) else {
+            return;
+        };
         c.rekeyed = true;
         let request = c.request;
         if sa.is_established() {
@@ -180,7 +244,10 @@ impl Endpoint {
             self.initiate_quick_mode(now, id, request, Some(spi));
         } else if sa.role == Role::Initiator {
             // The ISAKMP SA is gone: a new Main Mode first, which then negotiates the child.
-            let (local, remote) = (SocketAddr::new(sa.local.ip(), self.config.ike_port), SocketAddr::new(sa.remote.ip(), self.config.ike_port));
+            let (local, remote) = (
+                SocketAddr::new(sa.local.ip(), self.config.ike_port),
+                SocketAddr::new(sa.remote.ip(), self.config.ike_port),
+            );
             let new = self.initiate_main_mode(now, local, remote, vec![request]);
             self.reschedule(new);
         }
@@ -190,7 +257,9 @@ impl Endpoint {
     pub(crate) fn quick_timeouts(&mut self, now: Instant, id: SaId) {
         let max = self.config.retransmit_tries;
         let initial = self.config.retransmit_initial;
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let source = Some(sa.local);
         let mut failed = Vec::new();
         let mut resend = Vec::new();
@@ -230,13 +299,25 @@ impl Endpoint {
             }
         }
         for (payload, destination) in resend {
-            self.transmits.push_back(sras_core::Transmit { destination, source, payload });
+            self.transmits.push_back(sras_core::Transmit {
+                destination,
+                source,
+                payload,
+            });
             self.stats.retransmits += 1;
         }
     }
 
     /// A Quick Mode message for an SA we hold.
-    pub(crate) fn quick_message(&mut self, now: Instant, id: SaId, local: SocketAddr, remote: SocketAddr, header: &Header, msg: &[u8]) -> Result<(), Dropped> {
+    pub(crate) fn quick_message(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        local: SocketAddr,
+        remote: SocketAddr,
+        header: &Header,
+        msg: &[u8],
+    ) -> Result<(), Dropped> {
         let mid = header.message_id;
         let digest = Self::digest(msg);
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
@@ -248,7 +329,9 @@ impl Endpoint {
         }
         let _ = (local, remote);
         match sa.quick.get(&mid) {
-            Some(q) if q.flight.last_in == Some(digest) => self.echo(now, FlightRef::Quick(id, mid)),
+            Some(q) if q.flight.last_in == Some(digest) => {
+                self.echo(now, FlightRef::Quick(id, mid))
+            }
             Some(q) if q.done => {
                 self.stats.duplicates += 1;
                 Err(Dropped::Duplicate)
@@ -259,17 +342,36 @@ impl Endpoint {
         }
     }
 
-    fn decrypt_with(&self, id: SaId, iv: &[u8], header: &Header, msg: &[u8]) -> Result<(Inbound, Vec<u8>), Dropped> {
+    fn decrypt_with(
+        &self,
+        id: SaId,
+        iv: &[u8],
+        header: &Header,
+        msg: &[u8],
+    ) -> Result<(Inbound, Vec<u8>), Dropped> {
         let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
         let c = sa.crypto.as_ref().ok_or(Dropped::UnknownSa)?;
         Self::decrypt(&c.cipher()?, iv, header, msg)
     }
 
     /// Checks HASH(1) or HASH(2) (RFC 2409 §5.5); `ni` for HASH(2).
-    fn check_quick_hash(&self, id: SaId, mid: u32, m: &Inbound, ni: Option<&[u8]>) -> Result<(), Dropped> {
-        let got = m.first(PayloadType::Hash).filter(|_| m.payloads.first().is_some_and(|p| p.kind == PayloadType::Hash));
-        let got = got.ok_or_else(|| Dropped::BadAuth("HASH payload missing or not first".into()))?;
-        let rest = m.after_hash().ok_or_else(|| Dropped::BadAuth("HASH".into()))?;
+    fn check_quick_hash(
+        &self,
+        id: SaId,
+        mid: u32,
+        m: &Inbound,
+        ni: Option<&[u8]>,
+    ) -> Result<(), Dropped> {
+        let got = m.first(PayloadType::Hash).filter(|_| {
+            m.payloads
+                .first()
+                .is_some_and(|p| p.kind == PayloadType::Hash)
+        });
+        let got =
+            got.ok_or_else(|| Dropped::BadAuth("HASH payload missing or not first".into()))?;
+        let rest = m
+            .after_hash()
+            .ok_or_else(|| Dropped::BadAuth("HASH".into()))?;
         let (prf, ska) = self.skeyid_a(id).ok_or(Dropped::UnknownSa)?;
         let expected = match ni {
             Some(ni) => keymat::hash_with_message_id(prf, &ska, mid, &[ni, rest]),
@@ -341,15 +443,30 @@ impl Endpoint {
     }
 
     /// Records the child and reports it.
-    fn install_child(&mut self, now: Instant, id: SaId, child: ChildSa, role: Role, request: ChildRequest, suite: crate::proposal::Phase2Suite) {
+    fn install_child(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        child: ChildSa,
+        role: Role,
+        request: ChildRequest,
+        suite: crate::proposal::Phase2Suite,
+    ) {
         let margin = self.config.margin(child.lifetime);
-        let Some(sa) = self.sas.get_mut(&id) else { return };
+        let Some(sa) = self.sas.get_mut(&id) else {
+            return;
+        };
         let spi_in = child.inbound.spi;
         let spi_out = child.outbound.spi;
         let mut replaces = child.replaces;
         if replaces.is_none() {
             // The peer rekeyed: the newest SA with the same selectors replaces the older one.
-            replaces = sa.children.iter().filter(|c| c.request == request && c.encapsulation == child.encapsulation).map(|c| c.spi_in).next_back();
+            replaces = sa
+                .children
+                .iter()
+                .filter(|c| c.request == request && c.encapsulation == child.encapsulation)
+                .map(|c| c.spi_in)
+                .next_back();
         }
         if let Some(old) = replaces {
             if let Some(c) = sa.children.iter_mut().find(|c| c.spi_in == old) {
@@ -385,17 +502,33 @@ impl Endpoint {
     }
 
     /// Responder, QM1: verify, choose, answer QM2.
-    fn quick_r1(&mut self, now: Instant, id: SaId, header: &Header, msg: &[u8], digest: [u8; 32]) -> Result<(), Dropped> {
+    fn quick_r1(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        header: &Header,
+        msg: &[u8],
+        digest: [u8; 32],
+    ) -> Result<(), Dropped> {
         let mid = header.message_id;
-        if self.sas.get(&id).is_some_and(|s| s.quick.len() >= MAX_QUICK) {
+        if self
+            .sas
+            .get(&id)
+            .is_some_and(|s| s.quick.len() >= MAX_QUICK)
+        {
             return Err(Dropped::Refused("too many Quick Mode exchanges".into()));
         }
         let iv = self.exchange_iv(id, mid).ok_or(Dropped::UnknownSa)?;
         let (m, next_iv) = self.decrypt_with(id, &iv, header, msg)?;
         // ROBUSTNESS 38: no HASH, an empty one or a wrong one leaves everything unchanged.
         self.check_quick_hash(id, mid, &m, None)?;
-        let sa_b = m.first(PayloadType::Sa).ok_or_else(|| Dropped::Unexpected("QM1 without SA".into()))?;
-        let ni = m.first(PayloadType::Nonce).filter(|n| (8..=256).contains(&n.len())).ok_or_else(|| Dropped::Unexpected("QM1 nonce".into()))?;
+        let sa_b = m
+            .first(PayloadType::Sa)
+            .ok_or_else(|| Dropped::Unexpected("QM1 without SA".into()))?;
+        let ni = m
+            .first(PayloadType::Nonce)
+            .filter(|n| (8..=256).contains(&n.len()))
+            .ok_or_else(|| Dropped::Unexpected("QM1 nonce".into()))?;
         let offer = SaPayload::decode(sa_b)?;
         let (natt, udp, local, remote) = {
             let sa = self.sas.get(&id).ok_or(Dropped::UnknownSa)?;
@@ -407,19 +540,35 @@ impl Endpoint {
                 if self.log_limit.check(now).is_some() {
                     tracing::info!(%remote, profile = self.config.profile.name, "IKE quick mode: no proposal chosen: {refusal}");
                 }
-                self.send_notify(now, id, NotifyType::NoProposalChosen, ProtocolId::IpsecEsp, Vec::new(), Vec::new());
+                self.send_notify(
+                    now,
+                    id,
+                    NotifyType::NoProposalChosen,
+                    ProtocolId::IpsecEsp,
+                    Vec::new(),
+                    Vec::new(),
+                );
                 return Err(Dropped::Refused("no proposal chosen".into()));
             }
         };
         if chosen.encapsulation.is_udp() && natt.is_none() {
-            return Err(Dropped::Unexpected("UDP encapsulation without NAT-T".into()));
+            return Err(Dropped::Unexpected(
+                "UDP encapsulation without NAT-T".into(),
+            ));
         }
         let _ = udp;
         let ids: Vec<&[u8]> = m.all(PayloadType::Identification).collect();
         let (idci, idcr) = match ids.as_slice() {
             [] => (None, None),
-            [a, b] => (Some(Identification::decode(a)?), Some(Identification::decode(b)?)),
-            _ => return Err(Dropped::Unexpected("Quick Mode needs zero or two IDs".into())),
+            [a, b] => (
+                Some(Identification::decode(a)?),
+                Some(Identification::decode(b)?),
+            ),
+            _ => {
+                return Err(Dropped::Unexpected(
+                    "Quick Mode needs zero or two IDs".into(),
+                ))
+            }
         };
         // Selectors: the peer's port in IDci, ours in IDcr (RFC 2407 §4.6.2); Apple sends 0.
         let request = ChildRequest {
@@ -433,13 +582,19 @@ impl Endpoint {
             .next()
             .and_then(|b| NatOa::decode(b).ok())
             .map(|o| o.address)
-            .or_else(|| idci.as_ref().and_then(Identification::to_ip).filter(|ip| *ip != remote.ip()));
+            .or_else(|| {
+                idci.as_ref()
+                    .and_then(Identification::to_ip)
+                    .filter(|ip| *ip != remote.ip())
+            });
         // PFS (RFC 2409 §5.5): a KE in QM1 with the group of the transform.
         let ke = m.first(PayloadType::KeyExchange);
         let (our_dh, gxy): (Option<DhPrivateKey>, Option<Vec<u8>>) = match (chosen.pfs, ke) {
             (Some(g), Some(ke)) => {
                 let k = g.generate(&mut self.rng)?;
-                let s = k.agree(ke).map_err(|e| Dropped::Unexpected(format!("PFS KE: {e}")))?;
+                let s = k
+                    .agree(ke)
+                    .map_err(|e| Dropped::Unexpected(format!("PFS KE: {e}")))?;
                 let s = s.as_ref().to_vec();
                 (Some(k), Some(s))
             }
@@ -454,13 +609,30 @@ impl Endpoint {
         let nr = self.random_bytes(NONCE_LEN);
         let replaces = None;
         let child = self
-            .build_child(id, &chosen, spi_in, gxy.as_deref(), ni, &nr, request, peer_original, lifetime, replaces)
+            .build_child(
+                id,
+                &chosen,
+                spi_in,
+                gxy.as_deref(),
+                ni,
+                &nr,
+                request,
+                peer_original,
+                lifetime,
+                replaces,
+            )
             .ok_or(Dropped::UnknownSa)?;
         let mut proposal = chosen.proposal.clone();
         proposal.spi = spi_in.to_vec();
-        let reply = SaPayload { doi: offer.doi, situation: offer.situation, proposals: vec![proposal] }.to_vec();
+        let reply = SaPayload {
+            doi: offer.doi,
+            situation: offer.situation,
+            proposals: vec![proposal],
+        }
+        .to_vec();
         let ke_out = our_dh.as_ref().map(|k| k.public_value().to_vec());
-        let mut after: Vec<(PayloadType, &[u8])> = vec![(PayloadType::Sa, &reply), (PayloadType::Nonce, &nr)];
+        let mut after: Vec<(PayloadType, &[u8])> =
+            vec![(PayloadType::Sa, &reply), (PayloadType::Nonce, &nr)];
         if let Some(k) = &ke_out {
             after.push((PayloadType::KeyExchange, k));
         }
@@ -490,8 +662,16 @@ impl Endpoint {
             after.push((PayloadType::Notification, &lt));
         }
         let (prf, ska) = self.skeyid_a(id).ok_or(Dropped::UnknownSa)?;
-        let chain = chain_with_hash(|rest| keymat::hash_with_message_id(prf, &ska, mid, &[ni, rest]).as_ref().to_vec(), &after);
-        let (bytes, iv_after) = self.encrypt_chain(id, mid, ExchangeType::QuickMode, &next_iv, chain)?;
+        let chain = chain_with_hash(
+            |rest| {
+                keymat::hash_with_message_id(prf, &ska, mid, &[ni, rest])
+                    .as_ref()
+                    .to_vec()
+            },
+            &after,
+        );
+        let (bytes, iv_after) =
+            self.encrypt_chain(id, mid, ExchangeType::QuickMode, &next_iv, chain)?;
         let payload = self.send_raw(local, remote, &bytes);
         let mut q = QuickExchange {
             role: Role::Responder,
@@ -508,7 +688,14 @@ impl Endpoint {
             expires: now + self.config.retransmit_initial * 64,
         };
         q.flight.last_in = Some(digest);
-        Self::remember(&mut q.flight, payload, remote, local.port(), now, Some(self.config.retransmit_initial));
+        Self::remember(
+            &mut q.flight,
+            payload,
+            remote,
+            local.port(),
+            now,
+            Some(self.config.retransmit_initial),
+        );
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
         sa.quick.insert(mid, q);
         sa.last_heard = now;
@@ -516,14 +703,27 @@ impl Endpoint {
     }
 
     /// Responder, QM3: HASH(3) proves the initiator has the keys; install.
-    fn quick_r3(&mut self, now: Instant, id: SaId, header: &Header, msg: &[u8], digest: [u8; 32]) -> Result<(), Dropped> {
+    fn quick_r3(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        header: &Header,
+        msg: &[u8],
+        digest: [u8; 32],
+    ) -> Result<(), Dropped> {
         let mid = header.message_id;
         let (iv, ni, nr) = {
-            let q = self.sas.get(&id).and_then(|s| s.quick.get(&mid)).ok_or(Dropped::UnknownSa)?;
+            let q = self
+                .sas
+                .get(&id)
+                .and_then(|s| s.quick.get(&mid))
+                .ok_or(Dropped::UnknownSa)?;
             (q.iv.clone(), q.ni.clone(), q.nr.clone())
         };
         let (m, next_iv) = self.decrypt_with(id, &iv, header, msg)?;
-        let got = m.first(PayloadType::Hash).ok_or_else(|| Dropped::BadAuth("QM3 without HASH".into()))?;
+        let got = m
+            .first(PayloadType::Hash)
+            .ok_or_else(|| Dropped::BadAuth("QM3 without HASH".into()))?;
         let (prf, ska) = self.skeyid_a(id).ok_or(Dropped::UnknownSa)?;
         let expected = keymat::quick_mode_hash3(prf, &ska, mid, &ni, &nr);
         if got.is_empty() || !ct_eq(got, expected.as_ref()) {
@@ -538,25 +738,48 @@ impl Endpoint {
         q.flight.retransmit_at = None;
         q.expires = now + QUICK_LINGER;
         let request = q.request;
-        let Some(child) = q.pending.take() else { return Ok(()) };
-        let suite = crate::proposal::Phase2Suite { encryption: child.inbound.encryption, integrity: child.inbound.integrity };
+        let Some(child) = q.pending.take() else {
+            return Ok(());
+        };
+        let suite = crate::proposal::Phase2Suite {
+            encryption: child.inbound.encryption,
+            integrity: child.inbound.integrity,
+        };
         self.install_child(now, id, *child, Role::Responder, request, suite);
         Ok(())
     }
 
     /// Initiator, QM2: verify, read the choice, answer QM3, install.
-    fn quick_i2(&mut self, now: Instant, id: SaId, header: &Header, msg: &[u8], digest: [u8; 32]) -> Result<(), Dropped> {
+    fn quick_i2(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        header: &Header,
+        msg: &[u8],
+        digest: [u8; 32],
+    ) -> Result<(), Dropped> {
         let mid = header.message_id;
         let (iv, ni) = {
-            let q = self.sas.get(&id).and_then(|s| s.quick.get(&mid)).ok_or(Dropped::UnknownSa)?;
+            let q = self
+                .sas
+                .get(&id)
+                .and_then(|s| s.quick.get(&mid))
+                .ok_or(Dropped::UnknownSa)?;
             (q.iv.clone(), q.ni.clone())
         };
         let (m, next_iv) = self.decrypt_with(id, &iv, header, msg)?;
         self.check_quick_hash(id, mid, &m, Some(&ni))?;
-        let sa_b = m.first(PayloadType::Sa).ok_or_else(|| Dropped::Unexpected("QM2 without SA".into()))?;
-        let nr = m.first(PayloadType::Nonce).filter(|n| (8..=256).contains(&n.len())).ok_or_else(|| Dropped::Unexpected("QM2 nonce".into()))?.to_vec();
+        let sa_b = m
+            .first(PayloadType::Sa)
+            .ok_or_else(|| Dropped::Unexpected("QM2 without SA".into()))?;
+        let nr = m
+            .first(PayloadType::Nonce)
+            .filter(|n| (8..=256).contains(&n.len()))
+            .ok_or_else(|| Dropped::Unexpected("QM2 nonce".into()))?
+            .to_vec();
         let answer = SaPayload::decode(sa_b)?;
-        let chosen = accepted_phase2(&self.config.profile, &answer).map_err(|r| Dropped::Unexpected(format!("QM2 choice: {r}")))?;
+        let chosen = accepted_phase2(&self.config.profile, &answer)
+            .map_err(|r| Dropped::Unexpected(format!("QM2 choice: {r}")))?;
         let natt = self.sas.get(&id).and_then(|s| s.natt);
         let responder_lifetime = m
             .all(PayloadType::Notification)
@@ -564,19 +787,43 @@ impl Endpoint {
             .find(|n| n.notify_type == NotifyType::ResponderLifetime)
             .and_then(|n| parse_responder_lifetime(&n.data));
         let (spi_in, request, replaces, dh) = {
-            let q = self.sas.get_mut(&id).and_then(|s| s.quick.get_mut(&mid)).ok_or(Dropped::UnknownSa)?;
+            let q = self
+                .sas
+                .get_mut(&id)
+                .and_then(|s| s.quick.get_mut(&mid))
+                .ok_or(Dropped::UnknownSa)?;
             (q.spi_in, q.request, q.replaces, q.dh.take())
         };
         let gxy = match (dh, m.first(PayloadType::KeyExchange)) {
-            (Some(k), Some(ke)) => Some(k.agree(ke).map_err(|e| Dropped::Unexpected(format!("PFS KE: {e}")))?.as_ref().to_vec()),
+            (Some(k), Some(ke)) => Some(
+                k.agree(ke)
+                    .map_err(|e| Dropped::Unexpected(format!("PFS KE: {e}")))?
+                    .as_ref()
+                    .to_vec(),
+            ),
             (None, None) => None,
             _ => return Err(Dropped::Unexpected("PFS KE missing or unexpected".into())),
         };
         let ours = self.config.phase2_lifetime;
         let lifetime = responder_lifetime.map_or(ours, |s| Duration::from_secs(s).min(ours));
-        let peer_original = m.all(nat_oa_type(natt)).nth(1).and_then(|b| NatOa::decode(b).ok()).map(|o| o.address);
+        let peer_original = m
+            .all(nat_oa_type(natt))
+            .nth(1)
+            .and_then(|b| NatOa::decode(b).ok())
+            .map(|o| o.address);
         let child = self
-            .build_child(id, &chosen, spi_in, gxy.as_deref(), &ni, &nr, request, peer_original, lifetime, replaces)
+            .build_child(
+                id,
+                &chosen,
+                spi_in,
+                gxy.as_deref(),
+                &ni,
+                &nr,
+                request,
+                peer_original,
+                lifetime,
+                replaces,
+            )
             .ok_or(Dropped::UnknownSa)?;
         let (prf, ska) = self.skeyid_a(id).ok_or(Dropped::UnknownSa)?;
         let h3 = keymat::quick_mode_hash3(prf, &ska, mid, &ni, &nr);
@@ -584,7 +831,11 @@ impl Endpoint {
             let (_, chain) = encode_payloads(&[(PayloadType::Hash, h3.as_ref())]);
             self.encrypt_chain(id, mid, ExchangeType::QuickMode, &next_iv, chain)?
         };
-        let (local, remote) = self.sas.get(&id).map(|s| (s.local, s.remote)).ok_or(Dropped::UnknownSa)?;
+        let (local, remote) = self
+            .sas
+            .get(&id)
+            .map(|s| (s.local, s.remote))
+            .ok_or(Dropped::UnknownSa)?;
         let payload = self.send_raw(local, remote, &bytes);
         let sa = self.sas.get_mut(&id).ok_or(Dropped::UnknownSa)?;
         sa.last_heard = now;

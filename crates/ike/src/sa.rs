@@ -193,12 +193,24 @@ pub(crate) struct IsakmpSa {
 }
 
 impl IsakmpSa {
-    pub(crate) fn new(id: SaId, role: Role, mode: ExchangeType, local: SocketAddr, remote: SocketAddr, cky_i: [u8; 8], now: Instant) -> Self {
+    pub(crate) fn new(
+        id: SaId,
+        role: Role,
+        mode: ExchangeType,
+        local: SocketAddr,
+        remote: SocketAddr,
+        cky_i: [u8; 8],
+        now: Instant,
+    ) -> Self {
         Self {
             id,
             role,
             mode,
-            state: if matches!(role, Role::Initiator) { P1State::MmI1 } else { P1State::New },
+            state: if matches!(role, Role::Initiator) {
+                P1State::MmI1
+            } else {
+                P1State::New
+            },
             local,
             remote,
             cky_i,
@@ -282,8 +294,24 @@ impl IsakmpSa {
     }
 
     /// KEYMAT for the SA with `spi` (RFC 2409 §5.5), encryption key first.
-    pub(crate) fn keymat(&self, gxy: Option<&[u8]>, spi: [u8; 4], ni: &[u8], nr: &[u8], len: usize) -> Option<Zeroizing<Vec<u8>>> {
+    pub(crate) fn keymat(
+        &self,
+        gxy: Option<&[u8]>,
+        spi: [u8; 4],
+        ni: &[u8],
+        nr: &[u8],
+        len: usize,
+    ) -> Option<Zeroizing<Vec<u8>>> {
         let c = self.crypto.as_ref()?;
-        Some(keymat::keymat(self.hash(), c.keys.skeyid_d.as_ref(), gxy, 3, spi, ni, nr, len))
+        Some(keymat::keymat(
+            self.hash(),
+            c.keys.skeyid_d.as_ref(),
+            gxy,
+            3,
+            spi,
+            ni,
+            nr,
+            len,
+        ))
     }
 }

@@ -29,7 +29,8 @@ struct Kat {
 
 impl Kat {
     fn load(path: &Path) -> Self {
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+        let text =
+            std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         let mut v = BTreeMap::new();
         for line in text.lines() {
             let line = line.trim();
@@ -130,7 +131,11 @@ fn suites() -> Vec<Kat> {
         .filter(|p| p.extension().is_some_and(|e| e == "txt"))
         .collect();
     paths.sort();
-    assert!(!paths.is_empty(), "no known-answer files in {}", data_dir().display());
+    assert!(
+        !paths.is_empty(),
+        "no known-answer files in {}",
+        data_dir().display()
+    );
     paths.iter().map(|p| Kat::load(p)).collect()
 }
 
@@ -194,11 +199,25 @@ fn strongswan_hash_i_and_hash_r() {
         let head = gxi.len() + gxr.len() + 16;
         let data_i = k.b("hash_i_data");
         let data_r = k.b("hash_r_data");
-        assert_eq!(&data_i[..head], [&gxi[..], &gxr, &cky_i, &cky_r].concat(), "{}: HASH_I data head", k.name);
-        assert_eq!(&data_r[..head], [&gxr[..], &gxi, &cky_r, &cky_i].concat(), "{}: HASH_R data head", k.name);
+        assert_eq!(
+            &data_i[..head],
+            [&gxi[..], &gxr, &cky_i, &cky_r].concat(),
+            "{}: HASH_I data head",
+            k.name
+        );
+        assert_eq!(
+            &data_r[..head],
+            [&gxr[..], &gxi, &cky_r, &cky_i].concat(),
+            "{}: HASH_R data head",
+            k.name
+        );
         let (sai_b, idii_b) = data_i[head..].split_at(sa_body_len(&data_i[head..]));
         let (sai_b_r, idir_b) = data_r[head..].split_at(sa_body_len(&data_r[head..]));
-        assert_eq!(sai_b, sai_b_r, "{}: SAi_b differs in HASH_I and HASH_R data", k.name);
+        assert_eq!(
+            sai_b, sai_b_r,
+            "{}: SAi_b differs in HASH_I and HASH_R data",
+            k.name
+        );
         let skeyid = k.b("skeyid");
         let hi = keymat::hash_i(prf, &skeyid, &gxi, &gxr, &cky_i, &cky_r, sai_b, idii_b);
         k.eq("hash_i", hi.as_ref());
@@ -249,11 +268,26 @@ fn strongswan_quick_mode_keymat() {
 fn strongswan_coverage() {
     let all = suites();
     for prf in HashAlgorithm::ALL {
-        assert!(all.iter().any(|k| k.prf() == *prf), "no suite with prf {prf:?}");
+        assert!(
+            all.iter().any(|k| k.prf() == *prf),
+            "no suite with prf {prf:?}"
+        );
     }
-    assert!(all.iter().any(|k| k.b("skeyid_e").len() < k.n("key_len")), "no suite expands Ka");
-    assert!(all.iter().any(|k| k.b("skeyid_e").len() > k.n("key_len")), "no suite truncates Ka");
+    assert!(
+        all.iter().any(|k| k.b("skeyid_e").len() < k.n("key_len")),
+        "no suite expands Ka"
+    );
+    assert!(
+        all.iter().any(|k| k.b("skeyid_e").len() > k.n("key_len")),
+        "no suite truncates Ka"
+    );
     assert!(all.iter().any(|k| k.s("pfs") == "yes"), "no PFS suite");
-    assert!(all.iter().any(|k| k.s("auth") == "psk"), "no pre-shared key suite");
-    assert!(all.iter().any(|k| k.s("auth") == "rsa"), "no RSA signature suite");
+    assert!(
+        all.iter().any(|k| k.s("auth") == "psk"),
+        "no pre-shared key suite"
+    );
+    assert!(
+        all.iter().any(|k| k.s("auth") == "rsa"),
+        "no RSA signature suite"
+    );
 }

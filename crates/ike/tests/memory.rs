@@ -18,11 +18,21 @@ fn pump(now: Instant, server: &mut Endpoint, client: &mut Endpoint, s: SocketAdd
     loop {
         let mut moved = false;
         while let Some(t) = client.poll_transmit() {
-            let _ = server.handle_datagram(now, SocketAddr::new(s.ip(), t.destination.port()), t.source.unwrap(), &t.payload);
+            let _ = server.handle_datagram(
+                now,
+                SocketAddr::new(s.ip(), t.destination.port()),
+                t.source.unwrap(),
+                &t.payload,
+            );
             moved = true;
         }
         while let Some(t) = server.poll_transmit() {
-            let _ = client.handle_datagram(now, t.destination, SocketAddr::new(s.ip(), t.source.unwrap().port()), &t.payload);
+            let _ = client.handle_datagram(
+                now,
+                t.destination,
+                SocketAddr::new(s.ip(), t.source.unwrap().port()),
+                &t.payload,
+            );
             moved = true;
         }
         while server.poll_event().is_some() {}
@@ -37,7 +47,13 @@ fn pump(now: Instant, server: &mut Endpoint, client: &mut Endpoint, s: SocketAdd
 fn memory_per_isakmp_sa_with_one_ipsec_sa() {
     #[allow(clippy::disallowed_methods)]
     let mut now = Instant::now();
-    let cfg = Config { profile: Profile { groups: vec![DhGroup::Ecp256], ..Profile::compatible() }, ..psk_config() };
+    let cfg = Config {
+        profile: Profile {
+            groups: vec![DhGroup::Ecp256],
+            ..Profile::compatible()
+        },
+        ..psk_config()
+    };
     let cfg = Arc::new(cfg);
     let mut server = Endpoint::new(cfg.clone(), [1; 32]);
     let s = addr(SERVER, 500);
@@ -51,7 +67,10 @@ fn memory_per_isakmp_sa_with_one_ipsec_sa() {
     let before = sras_testkit::live_bytes();
     let mut client = Endpoint::new(cfg.clone(), [2; 32]);
     for i in 0..N {
-        let local = SocketAddr::new(format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(), 500);
+        let local = SocketAddr::new(
+            format!("10.0.{}.{}", i / 250, i % 250 + 1).parse().unwrap(),
+            500,
+        );
         client.connect(now, local, s, ChildRequest::default());
         pump(now, &mut server, &mut client, s);
     }

@@ -20,7 +20,9 @@ fn hex(b: &[u8]) -> String {
 fn enc_label(e: Encryption) -> &'static str {
     match e {
         Encryption::Null => "NULL",
-        Encryption::AesCbc128 | Encryption::AesCbc192 | Encryption::AesCbc256 => "AES-CBC [RFC3602]",
+        Encryption::AesCbc128 | Encryption::AesCbc192 | Encryption::AesCbc256 => {
+            "AES-CBC [RFC3602]"
+        }
         Encryption::TripleDesCbc => "TripleDES-CBC [RFC2451]",
         Encryption::AesGcm128 | Encryption::AesGcm256 => "AES-GCM with 16 octet ICV [RFC4106]",
     }
@@ -39,7 +41,13 @@ fn auth_label(i: Integrity) -> &'static str {
 }
 
 fn esp_uat(p: &sras_esp::SaParams) -> String {
-    let key = |k: &[u8]| if k.is_empty() { String::new() } else { format!("0x{}", hex(k)) };
+    let key = |k: &[u8]| {
+        if k.is_empty() {
+            String::new()
+        } else {
+            format!("0x{}", hex(k))
+        }
+    };
     format!(
         "uat:esp_sa:\"IPv4\",\"*\",\"*\",\"0x{:08x}\",\"{}\",\"{}\",\"{}\",\"{}\"",
         p.spi.0,
@@ -55,7 +63,10 @@ fn esp_packet(sa: &sras_esp::SaParams) -> Vec<u8> {
     #[allow(clippy::disallowed_methods)]
     let t = std::time::Instant::now();
     let mut out = OutboundSa::new(clone_params(sa), t).unwrap();
-    let l2tp = [0xc8u8, 0x02, 0x00, 0x14, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x08, 0x00, 0x00, 0x00, 0x00, 0x00, 0x06];
+    let l2tp = [
+        0xc8u8, 0x02, 0x00, 0x14, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x80, 0x08, 0x00,
+        0x00, 0x00, 0x00, 0x00, 0x06,
+    ];
     let mut udp = vec![0x06, 0xa5, 0x06, 0xa5, 0, (8 + l2tp.len()) as u8, 0, 0];
     udp.extend_from_slice(&l2tp);
     let o = out.overhead();
@@ -75,12 +86,37 @@ struct Run {
 fn run(server: Config, client: Config) -> Run {
     let mut net = Network::new(1, LinkConfig::with_latency(Duration::from_millis(5)));
     net.set_capture(true);
-    let (s, c) = add_pair(&mut net, IkeNode::new(Config { export_keys: true, ..server }, 1), IkeNode::new(Config { export_keys: true, ..client }, 2), CLIENT);
+    let (s, c) = add_pair(
+        &mut net,
+        IkeNode::new(
+            Config {
+                export_keys: true,
+                ..server
+            },
+            1,
+        ),
+        IkeNode::new(
+            Config {
+                export_keys: true,
+                ..client
+            },
+            2,
+        ),
+        CLIENT,
+    );
     let now = net.now();
     net.node_mut(s).ep.set_unix_time(now, UNIX_NOW);
     net.node_mut(c).ep.set_unix_time(now, UNIX_NOW);
-    net.node_mut(c).ep.connect(now, addr(CLIENT, 500), addr(SERVER, 500), ChildRequest::default());
-    assert!(net.drive_until(MINUTE, |n| !n.node(s).children_up().is_empty() && !n.node(c).children_up().is_empty()));
+    net.node_mut(c).ep.connect(
+        now,
+        addr(CLIENT, 500),
+        addr(SERVER, 500),
+        ChildRequest::default(),
+    );
+    assert!(
+        net.drive_until(MINUTE, |n| !n.node(s).children_up().is_empty()
+            && !n.node(c).children_up().is_empty())
+    );
     // An Informational exchange too: the client deletes everything.
     let now = net.now();
     net.node_mut(c).ep.delete_all(now);
@@ -102,9 +138,18 @@ fn write(run: &Run, name: &str) -> (std::path::PathBuf, Vec<String>) {
         .node(run.c)
         .events
         .iter()
-        .find_map(|e| if let Event::Phase1Up(i) = e { Some((i.cookies.0, i.encryption_key.clone().unwrap())) } else { None })
+        .find_map(|e| {
+            if let Event::Phase1Up(i) = e {
+                Some((i.cookies.0, i.encryption_key.clone().unwrap()))
+            } else {
+                None
+            }
+        })
         .unwrap();
-    let mut opts = vec!["-o".to_string(), format!("uat:ikev1_decryption_table:{},{}", hex(&key.0), hex(&key.1))];
+    let mut opts = vec![
+        "-o".to_string(),
+        format!("uat:ikev1_decryption_table:{},{}", hex(&key.0), hex(&key.1)),
+    ];
     opts.push("-o".into());
     opts.push("esp.enable_encryption_decode:TRUE".into());
     let cs: &ChildSa = run.net.node(run.c).children_up()[0];
@@ -112,7 +157,11 @@ fn write(run: &Run, name: &str) -> (std::path::PathBuf, Vec<String>) {
         opts.push("-o".into());
         opts.push(esp_uat(sa));
         let esp = esp_packet(sa);
-        let (src, dst) = if i == 0 { (cs.local, cs.remote) } else { (cs.remote, cs.local) };
+        let (src, dst) = if i == 0 {
+            (cs.local, cs.remote)
+        } else {
+            (cs.remote, cs.local)
+        };
         let t = last + Duration::from_millis(1 + i as u64);
         if cs.encapsulation.is_udp() {
             w.write_udp(t, src, dst, &esp).unwrap();
@@ -133,13 +182,22 @@ fn check(run: &Run, name: &str, frames: usize) {
     assert_eq!(report.frames_with("isakmp"), frames, "{}", report.verbose);
     // Every encrypted message was decrypted: its payloads are dissected (ID in MM5/MM6, HASH
     // in every Quick Mode and Informational message).
-    let rows = tshark_fields(&path, &o, &["isakmp.flag_e", "isakmp.typepayload", "isakmp.hash"]);
+    let rows = tshark_fields(
+        &path,
+        &o,
+        &["isakmp.flag_e", "isakmp.typepayload", "isakmp.hash"],
+    );
     let mut encrypted = 0;
     for (n, row) in rows.iter().enumerate().take(frames) {
         if row[0] == "1" || row[0] == "True" {
             encrypted += 1;
             // A HASH (PSK, Quick Mode, Informational) or a SIG (certificates) inside.
-            assert!(row[1].split(',').any(|p| p == "8" || p == "9"), "frame {}: not decrypted: {row:?}\n{}", n + 1, report.verbose);
+            assert!(
+                row[1].split(',').any(|p| p == "8" || p == "9"),
+                "frame {}: not decrypted: {row:?}\n{}",
+                n + 1,
+                report.verbose
+            );
         }
     }
     // MM5, MM6, three Quick Mode messages and the two Informationals.
@@ -148,7 +206,11 @@ fn check(run: &Run, name: &str, frames: usize) {
     let esp = tshark_fields(&path, &o, &["esp.spi", "udp.dstport", "esp.icv_good"]);
     let tail = &esp[frames..];
     for row in tail {
-        assert!(row[1].split(',').any(|p| p == "1701"), "ESP not decrypted: {row:?}\n{}", report.verbose);
+        assert!(
+            row[1].split(',').any(|p| p == "1701"),
+            "ESP not decrypted: {row:?}\n{}",
+            report.verbose
+        );
     }
     let _ = run.s;
 }
@@ -162,7 +224,13 @@ fn psk_main_mode_quick_mode_delete_decode_and_decrypt() {
 
 #[test]
 fn nat_t_forced_decodes_on_4500() {
-    let r = run(Config { force_encapsulation: true, ..psk_config() }, psk_config());
+    let r = run(
+        Config {
+            force_encapsulation: true,
+            ..psk_config()
+        },
+        psk_config(),
+    );
     check(&r, "ike-natt.pcap", 11);
 }
 
