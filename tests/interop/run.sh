@@ -7,6 +7,11 @@
 #                                         sras client -> pppd server with MS-CHAPv2, CHAP-MD5)
 #   tests/interop/run.sh l2tp-reference   xl2tpd LAC (VM cli) <-> xl2tpd LNS (VM srv) with the same configs:
 #                                         checks the VM side, the configs and the log parsing (3 runs)
+#   tests/interop/run.sh ike              sras ike <-> strongSwan 5.9 charon (IKEv1 Main + Quick Mode, ESP
+#                                         transport for UDP/1701): PSK, certificates, NAT-T, DPD, Delete,
+#                                         both roles; tshark decrypts ISAKMP and ESP with sras's keylog (8 runs)
+#   tests/interop/run.sh ike-reference    charon (VM cli) <-> charon (VM srv) with the same configs and
+#                                         checks, keys read from charon's level-4 log and `ip xfrm state` (5 runs)
 #
 # Run as root from anywhere. Environment:
 #   SRAS_TESTBED=DIR   the testbed scripts (default: ../shared/testbed beside the repository)
@@ -15,14 +20,17 @@
 #   INTEROP_STOP=1     stop the VMs at the end (default: leave them running for the next run)
 #   SRAS_BIN=FILE      use this sras binary instead of building target/release/sras
 #   INTEROP_ONLY=RE    run only the cases whose name matches the regex (e.g. 'lac-' or 'hidden')
+#   INTEROP_CHARON_REKEY=yes  ike suites: charon with its default lifetimes instead of rekey=no (which
+#                      makes it propose Life-Duration 0); INTEROP_IKE_PROPOSAL / INTEROP_ESP_PROPOSAL:
+#                      the charon initiator's single proposal (default aes256-sha256-modp2048 / aes256-sha256)
 # Output: target/interop/<suite>-<case>.{pcap,sras.log,xl2tpd.log,ppp.log,...}; the last line is the verdict:
 #   INTEROP l2tp: 6/6 passed (lns-plain 2.3s, ...)
 set -uo pipefail
 
 SUITE=${1:-}
 case "$SUITE" in
-  l2tp | ppp | l2tp-reference) ;;
-  *) echo "usage: $0 l2tp|ppp|l2tp-reference" >&2; exit 2 ;;
+  l2tp | ppp | l2tp-reference | ike | ike-reference) ;;
+  *) echo "usage: $0 l2tp|ppp|l2tp-reference|ike|ike-reference" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "$0: run as root (network namespaces, VMs)" >&2; exit 2; }
 
@@ -61,6 +69,10 @@ cleanup() {
   sleep 0.5
   for p in "${PIDS[@]}"; do kill -KILL "$p" 2>/dev/null; done
   for vm in "${VMS_USED[@]}"; do xl2tpd_stop "$vm" >/dev/null 2>&1; done
+  case "$SUITE" in ike*)
+    nft_unfreeze >/dev/null 2>&1
+    for vm in "${VMS_USED[@]}"; do charon_stop "$vm" >/dev/null 2>&1; done ;;
+  esac
   if [ -n "${INTEROP_STOP:-}" ]; then
     for vm in "${VMS_USED[@]}"; do "$TESTBED/stop-vm.sh" "$vm"; done
   fi
@@ -204,9 +216,9 @@ EOF
 
 # --- captures ----------------------------------------------------------------------------------
 TCPDUMP_PID=
-capture_start() { # PCAP
+capture_start() { # PCAP [FILTER]
   rm -f "$1"
-  ip netns exec "$NS" tcpdump -ni tbbr0 -U -w "$1" udp port 1701 2>"$1.tcpdump.log" &
+  ip netns exec "$NS" tcpdump -ni tbbr0 -U -w "$1" "${2:-udp port 1701}" 2>"$1.tcpdump.log" &
   TCPDUMP_PID=$!
   PIDS+=("$TCPDUMP_PID")
   local i
@@ -680,6 +692,735 @@ run_ppp_lac_case() { # METHOD
   if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
 }
 
+# --- the ike suites --------------------------------------------------------------------------------
+# IKEv1 (Main Mode + Quick Mode, ESP transport mode for UDP/1701) between `sras ike` in netns tbhost and
+# strongSwan 5.9.8 charon (ipsec starter, ipsec.conf) in the VMs; ike-reference: charon <-> charon.
+IKE_DIR=$REPO/tests/interop/ike      # static files: charon's log config, the ESP traffic sender, the PKI script
+IKE_PSK=sras-interop-ike-psk         # test-only pre-shared key (no spaces, no quotes)
+IKE_CERTS=$OUT/ike-certs             # CA and certificates, generated at run time (certs.sh)
+CHARON_LOG=/var/log/sras-interop-charon.log
+# IP fragments too: a Main Mode message 1 with many transforms (or a certificate) exceeds the MTU, and
+# without its later fragments tshark cannot reassemble it, misses the proposal and decrypts nothing right.
+IKE_FILTER='udp port 500 or udp port 4500 or esp or udp port 1701 or (ip[6:2] & 0x3fff != 0)'
+# Proposals: charon initiators offer exactly one suite (strict '!'), charon responders accept both.
+IKE_PROPOSAL=${INTEROP_IKE_PROPOSAL:-aes256-sha256-modp2048}
+ESP_PROPOSAL=${INTEROP_ESP_PROPOSAL:-aes256-sha256}
+IKE_PROPOSAL_NATT=aes128-sha1-modp2048   # the NAT-T runs use the other suite, for coverage
+ESP_PROPOSAL_NATT=aes128-sha1
+# charon's rekey setting. "no" as the testbed's configs (charon then proposes Life-Duration 0 in
+# phase 1 and 2); INTEROP_CHARON_REKEY=yes gives charon its default lifetimes (3h IKE, 1h ESP).
+CHARON_REKEY=${INTEROP_CHARON_REKEY:-no}
+DPD_DELAY=5      # the dpd runs: sras dpd_delay / charon dpddelay (seconds)
+DPD_TIMEOUT=15   # sras dpd_timeout / charon dpdtimeout
+DPD_SLACK=15     # what a DPD timeout may take beyond delay + timeout (TCG VMs are slow)
+
+ike_certs() { # generates the PKI once per run
+  [ -f "$IKE_CERTS/.done.$$" ] && return 0
+  bash "$IKE_DIR/certs.sh" "$IKE_CERTS" || return 1
+  touch "$IKE_CERTS/.done.$$"
+}
+
+# ipsec.conf for charon in a VM. ROLE: initiator | responder; AUTH: psk | cert; NAME: cli | srv
+# (its certificate); options: natt (forceencaps=yes), dpd (short DPD timers, dpdaction=clear).
+charon_conf() { # ROLE ME PEER AUTH NAME IKE ESP [natt] [dpd]
+  local role=$1 me=$2 peer=$3 auth=$4 name=$5 ike=$6 esp=$7 natt=no dpd_delay=30s dpd_timeout=120s o
+  shift 7
+  for o in "$@"; do
+    case "$o" in natt) natt=yes ;; dpd) dpd_delay=${DPD_DELAY}s; dpd_timeout=${DPD_TIMEOUT}s ;; esac
+  done
+  cat <<EOF
+# written by sras tests/interop/run.sh: charon as IKEv1 $role, $auth, transport mode UDP/1701
+config setup
+    uniqueids=no
+    charondebug="ike 4, chd 4, knl 2, cfg 2, net 2, job 2"
+
+conn sras
+    keyexchange=ikev1
+    type=transport
+    left=$me
+    leftprotoport=17/1701
+    right=$peer
+EOF
+  if [ "$role" = initiator ]; then
+    printf '    rightprotoport=17/1701\n    ike=%s!\n    esp=%s!\n' "$ike" "$esp"
+  else
+    # As the testbed's server: any client port (Windows and macOS clients do not use 1701).
+    printf '    rightprotoport=17/%%any\n    ike=%s,%s!\n    esp=%s,%s!\n' \
+      "$IKE_PROPOSAL" "$IKE_PROPOSAL_NATT" "$ESP_PROPOSAL" "$ESP_PROPOSAL_NATT"
+  fi
+  cat <<EOF
+    rekey=$CHARON_REKEY
+    forceencaps=$natt
+    dpddelay=$dpd_delay
+    dpdtimeout=$dpd_timeout
+    dpdaction=clear
+    auto=add
+EOF
+  if [ "$auth" = cert ]; then
+    printf '    authby=rsasig\n    leftcert=sras-interop-%s.pem\n    leftsendcert=always\n    rightid=%%any\n' "$name"
+  else
+    printf '    authby=secret\n'
+  fi
+}
+
+charon_secrets() { # AUTH NAME
+  if [ "$1" = cert ]; then
+    printf '# written by sras tests/interop/run.sh (test only)\n: RSA sras-interop-%s.key\n' "$2"
+  else
+    printf '# written by sras tests/interop/run.sh (test only)\n%%any %%any : PSK "%s"\n' "$IKE_PSK"
+  fi
+}
+
+# Installs CONF (and the certificates for AUTH=cert) and (re)starts charon in VM: a clean slate
+# (no xl2tpd, no SAs or policies, a fresh log), plus the ESP traffic sender.
+charon_start() { # VM CONF AUTH NAME
+  local vm=$1 conf=$2 auth=$3 name=$4 tmp rc
+  tmp=$(mktemp -d)
+  charon_secrets "$auth" "$name" >"$tmp/secrets"
+  timeout 60 "$TBCTL" push "$vm" "$conf" /etc/ipsec.conf >/dev/null &&
+    timeout 60 "$TBCTL" push "$vm" "$tmp/secrets" /etc/ipsec.secrets 0600 >/dev/null &&
+    timeout 60 "$TBCTL" push "$vm" "$IKE_DIR/charon-logging.conf" /etc/strongswan.d/sras-interop-log.conf >/dev/null &&
+    timeout 60 "$TBCTL" push "$vm" "$IKE_DIR/send-l2tp-hello.pl" /usr/local/bin/sras-interop-send 0755 >/dev/null
+  rc=$?
+  if [ $rc = 0 ] && [ "$auth" = cert ]; then
+    timeout 60 "$TBCTL" push "$vm" "$IKE_CERTS/ca.pem" /etc/ipsec.d/cacerts/sras-interop-ca.pem >/dev/null &&
+      timeout 60 "$TBCTL" push "$vm" "$IKE_CERTS/$name.pem" "/etc/ipsec.d/certs/sras-interop-$name.pem" >/dev/null &&
+      timeout 60 "$TBCTL" push "$vm" "$IKE_CERTS/$name.key" "/etc/ipsec.d/private/sras-interop-$name.key" 0600 >/dev/null
+    rc=$?
+  fi
+  rm -rf "$tmp"
+  [ $rc = 0 ] || return 1
+  vm_exec "$vm" "
+    systemctl stop strongswan-starter xl2tpd $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null
+    modprobe -a esp4 xfrm_user 2>/dev/null
+    ip xfrm state flush; ip xfrm policy flush; rm -f $CHARON_LOG
+    systemctl start strongswan-starter
+    for i in \$(seq 100); do [ -S /var/run/charon.ctl ] && grep -q 'loaded plugins' $CHARON_LOG 2>/dev/null && break; sleep 0.1; done
+    sleep 0.5
+    ipsec status >/dev/null 2>&1 || { echo 'charon did not start:'; tail -20 $CHARON_LOG; systemctl status strongswan-starter | tail -5; exit 1; }
+  "
+}
+
+charon_stop() { # VM
+  vm_exec "$1" "systemctl stop strongswan-starter 2>/dev/null; ip xfrm state flush; ip xfrm policy flush;
+    rm -f /etc/strongswan.d/sras-interop-log.conf /etc/ipsec.d/cacerts/sras-interop-* /etc/ipsec.d/certs/sras-interop-* /etc/ipsec.d/private/sras-interop-*; true"
+}
+
+charon_pull_log() { # VM LOCAL
+  timeout 60 "$TBCTL" pull "$1" "$CHARON_LOG" "$2" >/dev/null 2>&1 || echo "(could not pull $CHARON_LOG from $1)" >"$2"
+}
+
+# "ipsec statusall" and "ip xfrm state" of VM, appended to FILE with a title.
+vm_ipsec_state() { # VM FILE TITLE
+  { echo "=== $3"; vm_exec "$1" "ipsec statusall 2>&1; echo '--- ip xfrm state'; ip xfrm state"; } >>"$2"
+}
+
+# The ESP SPIs charon shows for conn sras: "<inbound> <outbound>" (hex), empty if none is installed.
+charon_spis() { # VM
+  vm_exec "$1" "ipsec statusall 2>/dev/null" |
+    sed -n 's/.*sras{[0-9]*}: *INSTALLED.*ESP\( in UDP\)\? SPIs: \([0-9a-f]\{8\}\)_i \([0-9a-f]\{8\}\)_o.*/\2 \3/p' | tail -1
+}
+
+# Whether charon in VM has an established IKE SA and an installed CHILD_SA, waiting up to SECS (default
+# 10: a Quick Mode responder installs its SAs only when QM3 arrives, after the initiator reports success).
+charon_up() { # VM [SECS]
+  vm_exec "$1" "for i in \$(seq $((${2:-10} * 4))); do
+      s=\$(ipsec statusall 2>/dev/null)
+      echo \"\$s\" | grep -q 'sras\[[0-9]*\]: ESTABLISHED' && echo \"\$s\" | grep -q 'sras{[0-9]*}: *INSTALLED' && exit 0
+      sleep 0.25
+    done; exit 1"
+}
+
+# Waits up to SECS for charon in VM to have no SA for conn sras (one agent call).
+charon_wait_gone() { # VM SECS
+  vm_exec "$1" "for i in \$(seq $(($2 * 4))); do ipsec statusall 2>/dev/null | grep -qE 'sras(\[[0-9]+\]: ESTABLISHED|\{[0-9]+\}: *INSTALLED)' || exit 0; sleep 0.25; done; exit 1"
+}
+
+# Waits up to SECS for PATTERN (grep -E) in charon's log in VM (one agent call).
+charon_wait_log() { # VM SECS PATTERN
+  vm_exec "$1" "for i in \$(seq $(($2 * 4))); do grep -qE '$3' $CHARON_LOG && exit 0; sleep 0.25; done; exit 1"
+}
+
+# Sends 3 L2TP Hellos from VM's UDP 1701 to DST:1701 (the ESP SA protects them).
+vm_send_l2tp() { # VM DST
+  vm_exec "$1" "sras-interop-send $2 3"
+}
+
+# The hex bytes of the NTH (default 1) hex dump LABEL in a charon log ("LABEL => N bytes @ 0x..."
+# followed by "   0: XX XX ..." lines).
+charon_hex() { # LABEL FILE [NTH]
+  awk -v label="$1" -v nth="${3:-1}" '
+    { t = $0; sub(/^[A-Z][a-z][a-z] +[0-9]+ [0-9:]+ [0-9]+\[[A-Z]+\] (<[^>]*> )?/, "", t) }
+    want > 0 {
+      if (t ~ /^ *[0-9]+: /) {
+        sub(/^ *[0-9]+: /, "", t); n = split(substr(t, 1, 48), a, " ")
+        for (i = 1; i <= n && got < want; i++) if (a[i] ~ /^[0-9A-F][0-9A-F]$/) { out = out tolower(a[i]); got++ }
+        if (got >= want) { print out; exit }
+      }
+      next
+    }
+    index(t, label " => ") == 1 { if (++count == nth) { want = t; sub(/.* => /, "", want); sub(/ bytes.*/, "", want); want += 0; got = 0; out = "" } }
+  ' "$2"
+}
+
+# Wireshark 4.0 esp_sa labels for the kernel's algorithm names ("cbc(aes)", "hmac(sha256)" + truncation).
+xfrm_enc_label() {
+  case "$1" in
+    "cbc(aes)") echo "AES-CBC [RFC3602]" ;;
+    "cbc(des3_ede)") echo "TripleDES-CBC [RFC2451]" ;;
+    *) echo "unknown-$1" ;;
+  esac
+}
+xfrm_auth_label() { # NAME TRUNC_BITS
+  case "$1:$2" in
+    "hmac(md5):96") echo "HMAC-MD5-96 [RFC2403]" ;;
+    "hmac(sha1):96") echo "HMAC-SHA-1-96 [RFC2404]" ;;
+    "hmac(sha256):128") echo "HMAC-SHA-256-128 [RFC4868]" ;;
+    "hmac(sha256):96") echo "HMAC-SHA-256-96 [draft-ietf-ipsec-ciph-sha-256-00]" ;;
+    "hmac(sha384):192") echo "HMAC-SHA-384-192 [RFC4868]" ;;
+    "hmac(sha512):256") echo "HMAC-SHA-512-256 [RFC4868]" ;;
+    *) echo "unknown-$1-$2" ;;
+  esac
+}
+
+# One uat:esp_sa entry per ESP state of `ip xfrm state` text on stdin.
+xfrm_to_uats() {
+  local src="" dst="" spi="" enc="" enck="" auth="" authk="" trunc="" line
+  emit() {
+    [ -n "$spi" ] && [ -n "$enc" ] &&
+      printf 'uat:esp_sa:"IPv4","%s","%s","0x%s","%s","0x%s","%s","0x%s"\n' "$src" "$dst" "$spi" \
+        "$(xfrm_enc_label "$enc")" "$enck" "$(xfrm_auth_label "$auth" "$trunc")" "$authk"
+    spi="" enc="" auth=""
+  }
+  while IFS= read -r line; do
+    if [[ $line =~ ^src\ ([0-9.]+)\ dst\ ([0-9.]+) ]]; then
+      emit; src=${BASH_REMATCH[1]} dst=${BASH_REMATCH[2]}
+    elif [[ $line =~ proto\ esp\ spi\ 0x([0-9a-f]{8}) ]]; then
+      spi=${BASH_REMATCH[1]}
+    elif [[ $line =~ auth-trunc\ ([^ ]+)\ 0x([0-9a-f]+)\ ([0-9]+) ]]; then
+      auth=${BASH_REMATCH[1]} authk=${BASH_REMATCH[2]} trunc=${BASH_REMATCH[3]}
+    elif [[ $line =~ ^[[:space:]]+enc\ ([^ ]+)\ 0x([0-9a-f]+) ]]; then
+      enc=${BASH_REMATCH[1]} enck=${BASH_REMATCH[2]}
+    fi
+  done
+  emit
+}
+
+# tshark options from sras's keylog: ikev1:"<cookie>","<key>" and esp:"IPv4",... lines.
+keylog_to_uats() { # KEYLOG
+  sed -n 's/^ikev1:"\([0-9a-fA-F]\{16\}\)","\([0-9a-fA-F]*\)"[[:space:]]*$/uat:ikev1_decryption_table:\1,\2/p; s/^esp:\(".*\)$/uat:esp_sa:\1/p' "$1"
+}
+
+# tshark options from the VM side: Ka from charon's log with the initiator cookie of the capture,
+# and every ESP state of the VM's `ip xfrm state` (saved in XFRM_FILE).
+vm_uats() { # CHARON_LOG PCAP XFRM_FILE
+  local ka cky
+  ka=$(charon_hex "encryption key Ka" "$1")
+  cky=$(tshark -r "$2" -Y 'isakmp.exchangetype == 2' -T fields -e isakmp.ispi 2>/dev/null | head -1)
+  [ -n "$ka" ] && [ -n "$cky" ] && echo "uat:ikev1_decryption_table:$cky,$ka"
+  xfrm_to_uats <"$3"
+}
+
+# Checks a capture with tshark and the uat options in UATS_FILE (one per line): nothing malformed,
+# Main Mode 5/6 decrypted (an ID payload in each), Quick Mode decrypted (nonces in QM1/QM2), and at
+# least one ESP packet decrypted to UDP/1701 carrying L2TP; with NATT=natt, ESP in UDP/4500.
+ike_pcap_check() { # PCAP UATS_FILE [natt]
+  local pcap=$1 natt=${3:-} opts=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE) u
+  local malformed n_mm n_qm n_esp n_l2tp n_bad n_udpesp
+  while IFS= read -r u; do [ -n "$u" ] && opts+=(-o "$u"); done <"$2"
+  malformed=$(tshark -r "$pcap" "${opts[@]}" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  n_mm=$(tshark -r "$pcap" "${opts[@]}" -Y 'isakmp.exchangetype == 2 && isakmp.id.type' 2>/dev/null | wc -l)
+  n_qm=$(tshark -r "$pcap" "${opts[@]}" -Y 'isakmp.exchangetype == 32 && isakmp.nonce' 2>/dev/null | wc -l)
+  n_esp=$(tshark -r "$pcap" -Y esp 2>/dev/null | wc -l)
+  n_l2tp=$(tshark -r "$pcap" "${opts[@]}" -Y 'esp.icv_good == 1 && udp.dstport == 1701 && l2tp' 2>/dev/null | wc -l)
+  n_bad=$(tshark -r "$pcap" "${opts[@]}" -Y 'esp.icv_bad == 1' 2>/dev/null | wc -l)
+  n_udpesp=$(tshark -r "$pcap" -Y 'udp.port == 4500 && esp' 2>/dev/null | wc -l)
+  local summary="mm5/6 decrypted $n_mm, qm decrypted $n_qm, esp $n_esp (decrypted to udp/1701 with icv good $n_l2tp, icv bad $n_bad, in udp/4500 $n_udpesp)"
+  if [ -n "${malformed// /}" ]; then echo "tshark: malformed frames $malformed; $summary"; return 1; fi
+  if [ "$n_mm" -lt 2 ] || [ "$n_qm" -lt 2 ]; then echo "tshark: ISAKMP not decrypted; $summary"; return 1; fi
+  if [ "$n_l2tp" -lt 1 ] || [ "$n_bad" -gt 0 ]; then echo "tshark: ESP not decrypted to UDP/1701; $summary"; return 1; fi
+  if [ "$natt" = natt ] && [ "$n_udpesp" -lt 1 ]; then echo "tshark: no ESP in UDP/4500; $summary"; return 1; fi
+  if [ "$natt" != natt ] && [ "$n_udpesp" -gt 0 ]; then echo "tshark: ESP in UDP/4500 without NAT-T; $summary"; return 1; fi
+  echo "tshark: $summary"
+}
+
+# nft in netns tbhost: drop what FROM sends (to sras: input hook; between the VMs: bridge forward).
+nft_freeze() { # FROM_IP
+  ip netns exec "$NS" nft -f - <<EOF
+table inet sras_interop {
+  chain input { type filter hook input priority -10; ip saddr $1 udp dport { 500, 4500 } drop; ip saddr $1 ip protocol esp drop; }
+}
+table bridge sras_interop {
+  chain forward { type filter hook forward priority -10; ip saddr $1 drop; }
+}
+EOF
+}
+nft_unfreeze() {
+  ip netns exec "$NS" nft delete table inet sras_interop 2>/dev/null
+  ip netns exec "$NS" nft delete table bridge sras_interop 2>/dev/null
+  true
+}
+
+# sras's config for the ike subcommand.
+sras_ike_conf() { # PEER_IP AUTH(psk|cert) KEYLOG [natt] [dpd]
+  local peer=$1 auth=$2 keylog=$3 force=false dd=10 dt=30 o
+  shift 3
+  for o in "$@"; do case "$o" in natt) force=true ;; dpd) dd=$DPD_DELAY; dt=$DPD_TIMEOUT ;; esac; done
+  cat <<EOF
+# written by tests/interop/run.sh: sras ike against charon at $peer ($auth${1:+ $*})
+[ike]
+listen = "$HOST_IP"
+profile = "compatible"
+force_encapsulation = $force
+keylog = "$keylog"
+dpd_delay = $dd
+dpd_timeout = $dt
+EOF
+  if [ "$auth" = cert ]; then
+    cat <<EOF
+
+[ike.certificate]
+cert = "$IKE_CERTS/sras.pem"
+key = "$IKE_CERTS/sras.key"
+ca = ["$IKE_CERTS/ca.pem"]
+EOF
+  else
+    printf '\n[[ike.psk]]\npeer = "%s"\nsecret = "%s"\n' "$peer" "$IKE_PSK"
+  fi
+}
+
+SRAS_PID=
+# Starts `sras ike` (ARGS: extra arguments, e.g. --connect IP) in the netns; waits for UDP 500 to be bound.
+sras_ike_start() { # CONF LOG [ARGS...]
+  local conf=$1 logf=$2 i
+  shift 2
+  : >"$logf"
+  ip netns exec "$NS" env RUST_LOG=debug "$SRAS" ike --config "$conf" "$@" 2>"$logf" &
+  SRAS_PID=$!
+  PIDS+=("$SRAS_PID")
+  for i in $(seq 100); do
+    ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -E "$HOST_IP:500 " | grep -q "pid=$SRAS_PID," && return 0
+    kill -0 "$SRAS_PID" 2>/dev/null || break
+    sleep 0.1
+  done
+  return 1
+}
+
+# SIGTERM to sras; sets EXIT_STATUS.
+sras_ike_stop() {
+  [ -n "$SRAS_PID" ] || { EXIT_STATUS=none; return; }
+  kill -CONT "$SRAS_PID" 2>/dev/null
+  kill -TERM "$SRAS_PID" 2>/dev/null
+  wait_exit "$SRAS_PID" 15
+  [ "$EXIT_STATUS" = timeout ] && kill -KILL "$SRAS_PID" 2>/dev/null
+  forget_pid "$SRAS_PID"
+  SRAS_PID=
+}
+
+# Waits up to SECS for PATTERN (grep -E) in FILE on the host.
+wait_file() { # FILE SECS PATTERN
+  local i
+  for i in $(seq $(($2 * 10))); do grep -qE "$3" "$1" 2>/dev/null && return 0; sleep 0.1; done
+  return 1
+}
+
+# sras's SPIs of its latest phase 2: "<spi_in> <spi_out>" (hex, no 0x).
+sras_spis() { # LOG
+  sed -n 's/.*IKE phase2 established.*spi_in="\{0,1\}0x\([0-9a-fA-F]\{8\}\).*spi_out="\{0,1\}0x\([0-9a-fA-F]\{8\}\).*/\1 \2/p' "$1" | tail -1 | tr 'A-F' 'a-f'
+}
+
+# Established check shared by the runs with sras: sras logged phase 1 and 2, charon in VM has the SAs,
+# and the SPIs agree (charon's inbound is sras's outbound). Appends to WHY, clears OK on failure.
+check_sas_agree() { # VM SRAS_LOG
+  local vm=$1 logf=$2 s c
+  s=$(sras_spis "$logf")
+  c=$(charon_spis "$vm")
+  log "    SPIs: sras in/out ${s:-none}; charon ($vm) in/out ${c:-none}"
+  if [ -z "$s" ] || [ -z "$c" ]; then
+    ok=0; why="$why; SPIs missing (sras '${s}', charon '${c}')"
+  elif [ "${s% *}" != "${c#* }" ] || [ "${s#* }" != "${c% *}" ]; then
+    ok=0; why="$why; SPIs disagree: sras in/out $s, charon in/out $c"
+  fi
+}
+
+# After SIGTERM to sras: it exited 0, logged its deletes, and charon in VM received them and dropped the SAs.
+# An IKEv1 Delete carries the sender's inbound SPI: charon logs it as "received DELETE for ESP CHILD_SA
+# with SPI <its outbound SPI>" (it looks the SA up by its outbound SPI).
+check_sras_deleted() { # VM SRAS_LOG CHARON_OUT_SPI
+  local vm=$1 logf=$2 spi=$3
+  [ "$EXIT_STATUS" = 0 ] || { ok=0; why="$why; sras exit status $EXIT_STATUS after SIGTERM"; }
+  grep -q 'IKE phase2 deleted' "$logf" || { ok=0; why="$why; sras did not log 'IKE phase2 deleted'"; }
+  grep -q 'IKE phase1 deleted' "$logf" || { ok=0; why="$why; sras did not log 'IKE phase1 deleted'"; }
+  charon_wait_log "$vm" 10 "received DELETE for ESP CHILD_SA with SPI ${spi:-[0-9a-f]+}" ||
+    { ok=0; why="$why; charon did not log 'received DELETE for ESP CHILD_SA with SPI ${spi:-?}'"; }
+  charon_wait_log "$vm" 5 "received DELETE for IKE_SA" || { ok=0; why="$why; charon did not log 'received DELETE for IKE_SA'"; }
+  charon_wait_gone "$vm" 5 || { ok=0; why="$why; charon still has the SAs after sras's deletes"; }
+}
+
+# Writes BASE.uats (from sras's keylog, or from the VM for the reference runs) and checks the capture;
+# if the keylog does not decrypt, tries the VM's keys to tell a keylog problem from a traffic problem.
+check_capture() { # BASE MODE(keylog|vm) VM_FOR_KEYS [natt]
+  local base=$1 mode=$2 natt=${4:-} pc pc2
+  if [ "$mode" = keylog ]; then
+    keylog_to_uats "$base.keys" >"$base.uats" 2>/dev/null
+    [ -s "$base.uats" ] || echo "(no usable lines in $base.keys)" >&2
+  else
+    vm_uats "$base.charon.log" "$base.pcap" "$base.xfrm" >"$base.uats"
+  fi
+  if pc=$(ike_pcap_check "$base.pcap" "$base.uats" "$natt"); then
+    log "    $pc"
+  else
+    ok=0; why="$why; $pc"
+    log "    $pc"
+    if [ "$mode" = keylog ]; then
+      vm_uats "$base.charon.log" "$base.pcap" "$base.xfrm" >"$base.vm-uats"
+      pc2=$(ike_pcap_check "$base.pcap" "$base.vm-uats" "$natt")
+      log "    with the VM's keys instead ($base.vm-uats): $pc2"
+      why="$why (with the VM's keys: ${pc2#tshark: })"
+    fi
+  fi
+}
+
+ike_summary() { # SRAS_LOG CHARON_LOG
+  [ -n "$1" ] && grep -E 'IKE (phase|dpd|delete)|ERROR|WARN|panicked' "$1" | grep -v DEBUG | head -12 | sed 's/^[^ ]* *//; s/^/    sras: /' >&2
+  grep -E 'established|selected proposal|received DELETE|deleting|DPD check timed out|failed|no shared key|no matching|authentication of|NAT' "$2" 2>/dev/null |
+    grep -vE '^\S+ +\S+ \S+ \S+ <[^>]*>    ' | head -14 | sed 's/^[A-Z][a-z][a-z] *[0-9]* [0-9:]* //; s/^/    charon: /' >&2
+}
+
+# Established runs with sras: resp-* (charon in VM cli initiates to sras) and init-* (sras initiates to
+# charon in VM srv). AUTH: psk | cert; NATT: natt (charon forceencaps / sras force_encapsulation) or "".
+run_ike_case() { # ID ROLE(resp|init) AUTH [natt]
+  local id=$1 role=$2 auth=$3 natt=${4:-} base=$OUT/ike-$1 ok=1 why="" t1 t_est="" vm me name ike esp
+  selected "$id" || return 0
+  if [ "$role" = resp ]; then vm=cli me=$CLI_IP name=cli; else vm=srv me=$SRV_IP name=srv; fi
+  ike=$IKE_PROPOSAL esp=$ESP_PROPOSAL
+  [ "$natt" = natt ] && ike=$IKE_PROPOSAL_NATT esp=$ESP_PROPOSAL_NATT
+  log "=== $id: $([ "$role" = resp ] && echo "charon ($vm) initiates to sras $HOST_IP" || echo "sras initiates to charon ($vm) $SRV_IP"), $auth${natt:+, NAT-T forced by $([ "$role" = resp ] && echo charon || echo sras)}"
+  rm -f "$base".*
+  [ "$auth" = cert ] && { ike_certs || { record "$id" FAIL 0 "certificate generation failed"; return; }; }
+  if [ "$role" = resp ]; then
+    charon_conf initiator "$me" "$HOST_IP" "$auth" "$name" "$ike" "$esp" $natt >"$base.ipsec.conf"
+    sras_ike_conf "$me" "$auth" "$base.keys" >"$base.sras.toml"
+  else
+    charon_conf responder "$me" "$HOST_IP" "$auth" "$name" "$ike" "$esp" >"$base.ipsec.conf"
+    sras_ike_conf "$me" "$auth" "$base.keys" $natt >"$base.sras.toml"
+  fi
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ! charon_start "$vm" "$base.ipsec.conf" "$auth" "$name" >"$base.vm.out" 2>&1; then
+    ok=0; why="charon did not start in $vm: $(tail -3 "$base.vm.out" | tr '\n' ' ')"
+  elif [ "$role" = resp ] && ! sras_ike_start "$base.sras.toml" "$base.sras.log"; then
+    ok=0; why="sras ike did not bind $HOST_IP:500: $(tail -3 "$base.sras.log" | tr '\n' ' ')"
+  else
+    t1=$(now)
+    if [ "$role" = resp ]; then
+      vm_exec "$vm" "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1 ||
+        why="ipsec up in $vm failed or timed out (status $?): $(grep -E 'failed|error|timeout|retransmit|no ' "$base.vm.out" | tail -2 | tr '\n' ' ')"
+    else
+      sras_ike_start "$base.sras.toml" "$base.sras.log" --connect "$SRV_IP" ||
+        { ok=0; why="sras ike --connect did not bind $HOST_IP:500: $(tail -3 "$base.sras.log" | tr '\n' ' ')"; }
+    fi
+    if [ $ok = 1 ] && wait_file "$base.sras.log" "$ESTABLISH_TIMEOUT" 'IKE phase2 established' && charon_up "$vm"; then
+      t_est=$(elapsed "$t1" "$(now)")
+      why=""
+      grep -q 'IKE phase1 established' "$base.sras.log" || { ok=0; why="$why; sras did not log 'IKE phase1 established'"; }
+      check_sas_agree "$vm" "$base.sras.log"
+      vm_ipsec_state "$vm" "$base.vm-state" "$vm after establishment"
+      timeout 60 "$TBCTL" exec "$vm" "ip xfrm state" >"$base.xfrm" 2>&1
+      if [ "$natt" = natt ]; then
+        grep -q 'encap type espinudp' "$base.xfrm" || { ok=0; why="$why; no UDP encapsulation in $vm's ip xfrm state"; }
+      fi
+      vm_send_l2tp "$vm" "$HOST_IP" >>"$base.vm.out" 2>&1 || { ok=0; why="$why; sending ESP traffic from $vm failed"; }
+      sleep 1
+    else
+      ok=0; why="${why:+$why; }not established within ${ESTABLISH_TIMEOUT}s (sras phase2: $(grep -c 'IKE phase2 established' "$base.sras.log"), charon: $(charon_up "$vm" 1 && echo up || echo down))"
+    fi
+  fi
+  local cout
+  cout=$(charon_spis "$vm"); cout=${cout#* }
+  sras_ike_stop
+  if [ -n "$t_est" ]; then
+    check_sras_deleted "$vm" "$base.sras.log" "$cout"
+  elif [ "$EXIT_STATUS" != 0 ] && [ "$EXIT_STATUS" != none ]; then
+    why="$why; sras exit status $EXIT_STATUS after SIGTERM"
+  fi
+  capture_stop
+  charon_pull_log "$vm" "$base.charon.log"
+  [ -f "$base.xfrm" ] || echo "(not established)" >"$base.xfrm"
+  charon_stop "$vm" >/dev/null
+  [ -n "$t_est" ] && check_capture "$base" keylog "$vm" "$natt"
+  ike_summary "$base.sras.log" "$base.charon.log"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# dpd: (1) sras (responder) detects a dead charon: after establishment, netns tbhost drops what VM cli
+# sends; sras must log "IKE dpd timeout" within dpd_delay + dpd_timeout + slack. (2) charon detects a
+# dead sras: SIGSTOP sras; charon (dpddelay/dpdtimeout as sras's, dpdaction=clear) must log
+# "DPD check timed out" and drop the SAs within the same bound.
+run_ike_dpd_case() {
+  local id=dpd base=$OUT/ike-dpd ok=1 why="" t_est="" t_dpd1="" t_dpd2="" t0 bound=$((DPD_DELAY + DPD_TIMEOUT + DPD_SLACK))
+  selected "$id" || return 0
+  log "=== $id: DPD both ways (delay ${DPD_DELAY}s, timeout ${DPD_TIMEOUT}s, bound ${bound}s): charon frozen -> sras; sras stopped -> charon"
+  rm -f "$base".*
+  charon_conf initiator "$CLI_IP" "$HOST_IP" psk cli "$IKE_PROPOSAL" "$ESP_PROPOSAL" dpd >"$base.ipsec.conf"
+  sras_ike_conf "$CLI_IP" psk "$base.keys" dpd >"$base.sras.toml"
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  # (1) charon frozen
+  if ! charon_start cli "$base.ipsec.conf" psk cli >"$base.vm.out" 2>&1 || ! sras_ike_start "$base.sras.toml" "$base.sras.log"; then
+    ok=0; why="start failed (charon: $(tail -2 "$base.vm.out" | tr '\n' ' '), sras: $(tail -2 "$base.sras.log" | tr '\n' ' '))"
+  else
+    t0=$(now)
+    vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1
+    if wait_file "$base.sras.log" "$ESTABLISH_TIMEOUT" 'IKE phase2 established' && charon_up cli; then
+      t_est=$(elapsed "$t0" "$(now)")
+      check_sas_agree cli "$base.sras.log"
+      log "    (1) dropping everything VM cli sends (nft in netns $NS)"
+      nft_freeze "$CLI_IP"
+      t0=$(now)
+      if wait_file "$base.sras.log" "$bound" 'IKE dpd timeout'; then
+        t_dpd1=$(elapsed "$t0" "$(now)")
+        log "    (1) sras: IKE dpd timeout after ${t_dpd1}s"
+      else
+        ok=0; why="$why; (1) sras did not log 'IKE dpd timeout' within ${bound}s of freezing charon"
+      fi
+      nft_unfreeze
+    else
+      ok=0; why="$why; (1) not established within ${ESTABLISH_TIMEOUT}s"
+    fi
+  fi
+  sras_ike_stop
+  charon_pull_log cli "$base.1.charon.log"
+  mv "$base.sras.log" "$base.1.sras.log" 2>/dev/null
+  # (2) sras stopped
+  if ! charon_start cli "$base.ipsec.conf" psk cli >>"$base.vm.out" 2>&1 || ! sras_ike_start "$base.sras.toml" "$base.sras.log"; then
+    ok=0; why="$why; (2) start failed"
+  else
+    t0=$(now)
+    vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1
+    if wait_file "$base.sras.log" "$ESTABLISH_TIMEOUT" 'IKE phase2 established' && charon_up cli; then
+      log "    (2) SIGSTOP sras (pid $SRAS_PID)"
+      kill -STOP "$SRAS_PID"
+      t0=$(now)
+      if charon_wait_log cli "$bound" 'DPD check timed out'; then
+        t_dpd2=$(elapsed "$t0" "$(now)")
+        log "    (2) charon: DPD check timed out after ${t_dpd2}s"
+        charon_wait_gone cli 10 || { ok=0; why="$why; (2) charon kept the SAs after its DPD timeout (dpdaction=clear)"; }
+      else
+        ok=0; why="$why; (2) charon did not log 'DPD check timed out' within ${bound}s of SIGSTOP to sras"
+      fi
+      kill -CONT "$SRAS_PID"
+    else
+      ok=0; why="$why; (2) not established within ${ESTABLISH_TIMEOUT}s"
+    fi
+  fi
+  sras_ike_stop
+  [ "$EXIT_STATUS" = 0 ] || { ok=0; why="$why; sras exit status $EXIT_STATUS after SIGCONT + SIGTERM"; }
+  capture_stop
+  charon_pull_log cli "$base.charon.log"
+  charon_stop cli >/dev/null
+  ike_summary "$base.1.sras.log" "$base.1.charon.log"
+  ike_summary "$base.sras.log" "$base.charon.log"
+  local m
+  m=$(tshark -r "$base.pcap" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  [ -z "${m// /}" ] || { ok=0; why="$why; tshark: malformed frames $m"; }
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" "(dpd: sras ${t_dpd1}s, charon ${t_dpd2}s)"; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# delete: (1) `ipsec down sras` in VM cli -> sras logs "IKE delete received" and drops phase 2 and 1;
+# (2) charon re-establishes with the same sras process; SIGTERM to sras -> Deletes that charon receives.
+run_ike_delete_case() {
+  local id=delete base=$OUT/ike-delete ok=1 why="" t_est="" t0 cout
+  selected "$id" || return 0
+  log "=== $id: Delete both ways (ipsec down in cli -> sras; SIGTERM sras -> charon)"
+  rm -f "$base".*
+  charon_conf initiator "$CLI_IP" "$HOST_IP" psk cli "$IKE_PROPOSAL" "$ESP_PROPOSAL" >"$base.ipsec.conf"
+  sras_ike_conf "$CLI_IP" psk "$base.keys" >"$base.sras.toml"
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ! charon_start cli "$base.ipsec.conf" psk cli >"$base.vm.out" 2>&1 || ! sras_ike_start "$base.sras.toml" "$base.sras.log"; then
+    ok=0; why="start failed (charon: $(tail -2 "$base.vm.out" | tr '\n' ' '), sras: $(tail -2 "$base.sras.log" | tr '\n' ' '))"
+  else
+    t0=$(now)
+    vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1
+    if wait_file "$base.sras.log" "$ESTABLISH_TIMEOUT" 'IKE phase2 established' && charon_up cli; then
+      t_est=$(elapsed "$t0" "$(now)")
+      check_sas_agree cli "$base.sras.log"
+      vm_exec cli "ipsec down sras" >>"$base.vm.out" 2>&1
+      wait_file "$base.sras.log" 10 'IKE delete received' || { ok=0; why="$why; (1) sras did not log 'IKE delete received' after ipsec down"; }
+      wait_file "$base.sras.log" 5 'IKE phase2 deleted' || { ok=0; why="$why; (1) sras did not log 'IKE phase2 deleted'"; }
+      wait_file "$base.sras.log" 5 'IKE phase1 deleted' || { ok=0; why="$why; (1) sras did not log 'IKE phase1 deleted'"; }
+      kill -0 "$SRAS_PID" 2>/dev/null || { ok=0; why="$why; (1) sras exited after the peer's delete"; }
+      # (2) again, with the same sras; then SIGTERM.
+      local n1
+      n1=$(grep -c 'IKE phase2 established' "$base.sras.log")
+      vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1
+      local i
+      for i in $(seq $((ESTABLISH_TIMEOUT * 10))); do [ "$(grep -c 'IKE phase2 established' "$base.sras.log")" -gt "$n1" ] && break; sleep 0.1; done
+      if [ "$(grep -c 'IKE phase2 established' "$base.sras.log")" -gt "$n1" ] && charon_up cli; then
+        check_sas_agree cli "$base.sras.log"
+        cout=$(charon_spis cli); cout=${cout#* }
+        local d2=$(grep -c 'IKE phase2 deleted' "$base.sras.log")
+        sras_ike_stop
+        [ "$(grep -c 'IKE phase2 deleted' "$base.sras.log")" -gt "$d2" ] || { ok=0; why="$why; (2) sras did not log a second 'IKE phase2 deleted'"; }
+        check_sras_deleted cli "$base.sras.log" "$cout"
+      else
+        ok=0; why="$why; (2) not re-established within ${ESTABLISH_TIMEOUT}s"
+      fi
+    else
+      ok=0; why="$why; (1) not established within ${ESTABLISH_TIMEOUT}s"
+    fi
+  fi
+  sras_ike_stop
+  capture_stop
+  charon_pull_log cli "$base.charon.log"
+  charon_stop cli >/dev/null
+  ike_summary "$base.sras.log" "$base.charon.log"
+  local m
+  m=$(tshark -r "$base.pcap" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  [ -z "${m// /}" ] || { ok=0; why="$why; tshark: malformed frames $m"; }
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# --- ike-reference: charon (VM cli) <-> charon (VM srv), the same configs and checks, no sras ----------
+# Both VMs' charons up; returns 1 (with WHY) if either did not start.
+ref_start() { # BASE AUTH [natt] [dpd]
+  local base=$1 auth=$2
+  shift 2
+  local ike=$IKE_PROPOSAL esp=$ESP_PROPOSAL o dpd=""
+  for o in "$@"; do case "$o" in natt) ike=$IKE_PROPOSAL_NATT esp=$ESP_PROPOSAL_NATT ;; dpd) dpd=dpd ;; esac; done
+  charon_conf initiator "$CLI_IP" "$SRV_IP" "$auth" cli "$ike" "$esp" "$@" >"$base.cli.ipsec.conf"
+  charon_conf responder "$SRV_IP" "$CLI_IP" "$auth" srv "$ike" "$esp" $dpd >"$base.srv.ipsec.conf"
+  charon_start srv "$base.srv.ipsec.conf" "$auth" srv >"$base.vm.out" 2>&1 &&
+    charon_start cli "$base.cli.ipsec.conf" "$auth" cli >>"$base.vm.out" 2>&1 ||
+    { why="charon did not start: $(tail -3 "$base.vm.out" | tr '\n' ' ')"; return 1; }
+}
+
+# Brings conn sras up from cli; checks both sides and that their SPIs agree. Sets t_est.
+ref_up() { # BASE
+  local base=$1 t0 c s
+  t0=$(now)
+  vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1
+  if charon_up cli && charon_up srv; then
+    t_est=$(elapsed "$t0" "$(now)")
+    c=$(charon_spis cli); s=$(charon_spis srv)
+    log "    SPIs: cli in/out ${c:-none}; srv in/out ${s:-none}"
+    [ -n "$c" ] && [ "${c% *}" = "${s#* }" ] && [ "${c#* }" = "${s% *}" ] || { ok=0; why="$why; SPIs disagree (cli $c, srv $s)"; }
+    return 0
+  fi
+  ok=0; why="$why; not established: $(grep -E 'failed|error|no ' "$base.vm.out" | tail -2 | tr '\n' ' ')"
+  return 1
+}
+
+run_ike_ref_case() { # ID AUTH [natt]
+  local id=$1 auth=$2 natt=${3:-} base=$OUT/ike-$1 ok=1 why="" t_est=""
+  selected "$id" || return 0
+  log "=== $id: charon (cli) initiates to charon (srv), $auth${natt:+, forceencaps}"
+  rm -f "$base".*
+  [ "$auth" = cert ] && { ike_certs || { record "$id" FAIL 0 "certificate generation failed"; return; }; }
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  local sout=""
+  if ref_start "$base" "$auth" $natt; then
+    if ref_up "$base"; then
+      vm_ipsec_state cli "$base.vm-state" "cli after establishment"
+      vm_ipsec_state srv "$base.vm-state" "srv after establishment"
+      timeout 60 "$TBCTL" exec cli "ip xfrm state" >"$base.xfrm" 2>&1
+      if [ "$natt" = natt ]; then grep -q 'encap type espinudp' "$base.xfrm" || { ok=0; why="$why; no UDP encapsulation in cli's ip xfrm state"; }; fi
+      vm_send_l2tp cli "$SRV_IP" >>"$base.vm.out" 2>&1 || { ok=0; why="$why; sending ESP traffic failed"; }
+      sleep 1
+      sout=$(charon_spis srv); sout=${sout#* }
+      vm_exec cli "ipsec down sras" >>"$base.vm.out" 2>&1
+      charon_wait_log srv 10 "received DELETE for ESP CHILD_SA with SPI $sout" || { ok=0; why="$why; srv did not log the CHILD_SA delete"; }
+      charon_wait_log srv 5 "received DELETE for IKE_SA" || { ok=0; why="$why; srv did not log the IKE_SA delete"; }
+      charon_wait_gone srv 5 || { ok=0; why="$why; srv kept the SAs after the deletes"; }
+    fi
+  else
+    ok=0
+  fi
+  capture_stop
+  charon_pull_log cli "$base.charon.log"
+  charon_pull_log srv "$base.srv.charon.log"
+  charon_stop cli >/dev/null; charon_stop srv >/dev/null
+  [ -n "$t_est" ] && check_capture "$base" vm cli "$natt"
+  ike_summary "" "$base.charon.log"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# ref-dpd: (1) everything cli sends is dropped on the bridge: srv (responder) logs its DPD timeout;
+# (2) charon in srv is SIGSTOPped: cli logs its DPD timeout and drops the SAs.
+run_ike_ref_dpd_case() {
+  local id=ref-dpd base=$OUT/ike-ref-dpd ok=1 why="" t_est="" t0 t_dpd1="" t_dpd2="" bound=$((DPD_DELAY + DPD_TIMEOUT + DPD_SLACK))
+  selected "$id" || return 0
+  log "=== $id: charon <-> charon DPD both ways (delay ${DPD_DELAY}s, timeout ${DPD_TIMEOUT}s, bound ${bound}s)"
+  rm -f "$base".*
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ref_start "$base" psk dpd && ref_up "$base"; then
+    log "    (1) dropping everything VM cli sends (nft bridge in netns $NS)"
+    nft_freeze "$CLI_IP"; t0=$(now)
+    if charon_wait_log srv "$bound" 'DPD check timed out'; then t_dpd1=$(elapsed "$t0" "$(now)"); log "    (1) srv: DPD check timed out after ${t_dpd1}s"
+    else ok=0; why="$why; (1) srv did not log 'DPD check timed out' within ${bound}s"; fi
+    nft_unfreeze
+  else
+    ok=0
+  fi
+  charon_pull_log srv "$base.1.srv.charon.log"
+  if ref_start "$base" psk dpd && ref_up "$base"; then
+    log "    (2) SIGSTOP charon in srv"
+    vm_exec srv 'kill -STOP $(cat /var/run/charon.pid)'; t0=$(now)
+    if charon_wait_log cli "$bound" 'DPD check timed out'; then
+      t_dpd2=$(elapsed "$t0" "$(now)"); log "    (2) cli: DPD check timed out after ${t_dpd2}s"
+      charon_wait_gone cli 10 || { ok=0; why="$why; (2) cli kept the SAs after its DPD timeout"; }
+    else ok=0; why="$why; (2) cli did not log 'DPD check timed out' within ${bound}s"; fi
+    vm_exec srv 'kill -CONT $(cat /var/run/charon.pid)'
+  else
+    ok=0
+  fi
+  capture_stop
+  charon_pull_log cli "$base.charon.log"
+  charon_pull_log srv "$base.srv.charon.log"
+  charon_stop cli >/dev/null; charon_stop srv >/dev/null
+  ike_summary "" "$base.charon.log"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" "(dpd: srv ${t_dpd1}s, cli ${t_dpd2}s)"; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# ref-delete: (1) ipsec down in cli (initiator) -> srv receives the deletes; (2) up again, ipsec down
+# in srv (responder) -> cli receives them.
+run_ike_ref_delete_case() {
+  local id=ref-delete base=$OUT/ike-ref-delete ok=1 why="" t_est="" spi
+  selected "$id" || return 0
+  log "=== $id: charon <-> charon Delete both ways"
+  rm -f "$base".*
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ref_start "$base" psk && ref_up "$base"; then
+    spi=$(charon_spis srv); spi=${spi#* }
+    vm_exec cli "ipsec down sras" >>"$base.vm.out" 2>&1
+    charon_wait_log srv 10 "received DELETE for ESP CHILD_SA with SPI $spi" || { ok=0; why="$why; (1) srv did not log the CHILD_SA delete"; }
+    charon_wait_log srv 5 "received DELETE for IKE_SA" || { ok=0; why="$why; (1) srv did not log the IKE_SA delete"; }
+    charon_wait_gone srv 5 || { ok=0; why="$why; (1) srv kept the SAs"; }
+    if ref_up "$base"; then
+      spi=$(charon_spis cli); spi=${spi#* }
+      vm_exec srv "ipsec down sras" >>"$base.vm.out" 2>&1
+      charon_wait_log cli 10 "received DELETE for ESP CHILD_SA with SPI $spi" || { ok=0; why="$why; (2) cli did not log the CHILD_SA delete"; }
+      charon_wait_log cli 5 "received DELETE for IKE_SA" || { ok=0; why="$why; (2) cli did not log the IKE_SA delete"; }
+      charon_wait_gone cli 5 || { ok=0; why="$why; (2) cli kept the SAs"; }
+    fi
+  else
+    ok=0
+  fi
+  capture_stop
+  charon_pull_log cli "$base.charon.log"
+  charon_pull_log srv "$base.srv.charon.log"
+  charon_stop cli >/dev/null; charon_stop srv >/dev/null
+  ike_summary "" "$base.charon.log"
+  local m
+  m=$(tshark -r "$base.pcap" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  [ -z "${m// /}" ] || { ok=0; why="$why; tshark: malformed frames $m"; }
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
 # --- main ----------------------------------------------------------------------------------------
 T_START=$(now)
 for tool in tcpdump tshark qemu-system-x86_64; do
@@ -688,19 +1429,26 @@ done
 log "testbed: $TESTBED (TB_DIR=$TB_DIR)"
 FORCE= "$TESTBED/build-vm.sh" >&2 || { echo "INTEROP $SUITE: 0/0 passed (VM image build failed)"; exit 1; }
 
-case "$SUITE" in l2tp) RUNS=6 ;; ppp) RUNS=5 ;; *) RUNS=3 ;; esac
-if [ "$SUITE" != l2tp-reference ] && [ -z "${SRAS_BIN:-}" ]; then
+case "$SUITE" in l2tp) RUNS=6 ;; ppp) RUNS=5 ;; ike) RUNS=8 ;; ike-reference) RUNS=5 ;; *) RUNS=3 ;; esac
+REFERENCE=; case "$SUITE" in *-reference) REFERENCE=1 ;; esac
+if [ -z "$REFERENCE" ] && [ -z "${SRAS_BIN:-}" ]; then
   log "building sras (release)"
   (cd "$REPO" && cargo build --release -p sras) >&2 || { echo "INTEROP $SUITE: 0/$RUNS passed (cargo build failed)"; exit 1; }
 fi
-if [ "$SUITE" != l2tp-reference ]; then
+if [ -z "$REFERENCE" ]; then
   [ -x "$SRAS" ] || { echo "INTEROP $SUITE: 0/$RUNS passed (no sras binary at $SRAS)"; exit 1; }
-  # The server binds 192.0.2.1:1701 in the netns: nothing else may hold it.
-  if ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -q ":1701 "; then
-    log "UDP 1701 is already bound in netns $NS:"; ip netns exec "$NS" ss -uanp | grep ':1701 ' >&2
-    echo "INTEROP $SUITE: 0/$RUNS passed (port 1701 busy in netns $NS)"; exit 1
+  # sras binds 192.0.2.1:1701 (l2tp, ppp) or 192.0.2.1:500 and :4500 (ike) in the netns: nothing else may hold them.
+  PORTS=':1701 '; [ "$SUITE" = ike ] && PORTS=':(500|4500) '
+  if ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -qE "$PORTS"; then
+    log "UDP ${PORTS//[: ]/} already bound in netns $NS:"; ip netns exec "$NS" ss -uanp | grep -E "$PORTS" >&2
+    echo "INTEROP $SUITE: 0/$RUNS passed (port ${PORTS//[: ]/} busy in netns $NS)"; exit 1
+  fi
+  if [ "$SUITE" = ike ] && ! "$SRAS" ike --help >/dev/null 2>&1; then
+    echo "INTEROP $SUITE: 0/$RUNS passed ($SRAS has no 'ike' subcommand)"; exit 1
   fi
 fi
+case "$SUITE" in ike*) command -v nft >/dev/null && command -v openssl >/dev/null ||
+  { echo "$0: the ike suites need nft and openssl on the host" >&2; exit 2; } ;; esac
 
 T_VM=$(now)
 vm_up srv "$SRV_IP" >&2 && vm_up cli "$CLI_IP" >&2 || { echo "INTEROP $SUITE: 0/0 passed (VMs did not boot)"; exit 1; }
@@ -717,6 +1465,23 @@ case "$SUITE" in
     ;;
   l2tp-reference)
     for v in plain challenge hidden; do run_reference_case "$v"; done
+    ;;
+  ike)
+    run_ike_case resp-psk resp psk
+    run_ike_case resp-psk-natt resp psk natt
+    run_ike_case resp-cert resp cert
+    run_ike_case init-psk init psk
+    run_ike_case init-cert init cert
+    run_ike_case init-psk-natt init psk natt
+    run_ike_dpd_case
+    run_ike_delete_case
+    ;;
+  ike-reference)
+    run_ike_ref_case ref-psk psk
+    run_ike_ref_case ref-psk-natt psk natt
+    run_ike_ref_case ref-cert cert
+    run_ike_ref_dpd_case
+    run_ike_ref_delete_case
     ;;
 esac
 

@@ -121,9 +121,9 @@ pub struct Profile {
     pub sha256_96: bool,
 }
 
-/// Most phase 1 transforms an initiator offers (about 26 bytes each: message 1 stays under
-/// 1400 bytes).
-pub const MAX_OFFERED_TRANSFORMS: usize = 48;
+/// Most phase 1 transforms an initiator offers (36 bytes each: message 1 with its Vendor IDs
+/// stays under 1400 bytes, so no IP fragment has to cross a NAT).
+pub const MAX_OFFERED_TRANSFORMS: usize = 32;
 
 const AES: [CipherAlgorithm; 2] = [CipherAlgorithm::AesCbc256, CipherAlgorithm::AesCbc128];
 
@@ -351,6 +351,10 @@ fn read_life(
                 .value
                 .as_u64()
                 .ok_or("life duration longer than 8 bytes")?;
+            // strongSwan with rekey=no offers 0: no limit of its own; ours applies.
+            if v == 0 {
+                continue;
+            }
             match current {
                 Some(t) if t == secs => life.seconds = Some(v),
                 Some(t) if t == kb => life.kilobytes = Some(v),
@@ -1005,6 +1009,38 @@ mod tests {
             "{refusal}"
         );
         assert!(choose_phase1(&Profile::legacy(), &[AuthMethod::PreSharedKey], &offer).is_ok());
+    }
+
+    #[test]
+    fn a_zero_lifetime_means_none() {
+        // strongSwan with rekey=no.
+        let attrs = [
+            Attribute::number(p1::LIFE_TYPE, p1::LIFE_SECONDS),
+            Attribute::number(p1::LIFE_DURATION, 0),
+        ];
+        let life = read_life(
+            &attrs,
+            p1::LIFE_TYPE,
+            p1::LIFE_DURATION,
+            p1::LIFE_SECONDS,
+            p1::LIFE_KILOBYTES,
+        )
+        .unwrap();
+        assert_eq!(life.seconds, None);
+        assert_eq!(
+            life.duration_or(Duration::from_secs(28_800)),
+            Duration::from_secs(28_800)
+        );
+    }
+
+    #[test]
+    fn message_1_fits_one_datagram() {
+        let offer = offer_phase1(
+            &Profile::legacy(),
+            AuthMethod::PreSharedKey,
+            Duration::from_secs(28_800),
+        );
+        assert!(offer.to_vec().len() <= 1200, "{}", offer.to_vec().len());
     }
 
     #[test]
