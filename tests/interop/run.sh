@@ -928,7 +928,14 @@ ike_pcap_check() { # PCAP UATS_FILE [natt]
   local pcap=$1 natt=${3:-} opts=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE) u
   local malformed n_mm n_qm n_esp n_l2tp n_bad n_udpesp
   while IFS= read -r u; do [ -n "$u" ] && opts+=(-o "$u"); done <"$2"
-  malformed=$(tshark -r "$pcap" "${opts[@]}" -Y _ws.malformed -T fields -e frame.number 2>/dev/null | tr '\n' ' ')
+  # Wireshark decrypts a byte-identical retransmission (e.g. a Quick Mode message 2 resent
+  # because the TCG-slow peer's message 3 came late) with the IV chain already advanced past the
+  # first copy, and marks it malformed: such frames are not counted, any other malformed one is.
+  local retrans
+  retrans=$(tshark -r "$pcap" -T fields -e frame.number -e udp.payload 2>/dev/null |
+    awk -F'\t' '$2 != "" { if (seen[$2]++) printf "%s ", $1 }')
+  malformed=$(tshark -r "$pcap" "${opts[@]}" -Y _ws.malformed -T fields -e frame.number 2>/dev/null |
+    while read -r f; do case " $retrans" in *" $f "*) ;; *) printf '%s ' "$f" ;; esac; done)
   n_mm=$(tshark -r "$pcap" "${opts[@]}" -Y 'isakmp.exchangetype == 2 && isakmp.id.type' 2>/dev/null | wc -l)
   n_qm=$(tshark -r "$pcap" "${opts[@]}" -Y 'isakmp.exchangetype == 32 && isakmp.nonce' 2>/dev/null | wc -l)
   n_esp=$(tshark -r "$pcap" -Y esp 2>/dev/null | wc -l)
