@@ -672,6 +672,30 @@ impl Endpoint {
         r
     }
 
+    /// Responder: the transform chosen from message 1's offer, or NO_PROPOSAL_CHOSEN (rate
+    /// limited) and a log line with the reason for every refused transform.
+    fn choose_or_refuse(
+        &mut self,
+        now: Instant,
+        id: SaId,
+        header: &Header,
+        offer: &SaPayload,
+    ) -> Result<crate::proposal::ChosenPhase1, Dropped> {
+        let (local, remote) = self
+            .sas
+            .get(&id)
+            .map(|s| (s.local, s.remote))
+            .ok_or(Dropped::UnknownSa)?;
+        choose_phase1(&self.config.profile, &self.config.auth_methods(), offer).map_err(|refusal| {
+            self.stats.no_proposal += 1;
+            if self.log_limit.check(now).is_some() {
+                tracing::info!(%remote, profile = self.config.profile.name, exchange = ?header.exchange_type, "IKE no proposal chosen: {refusal}");
+            }
+            self.send_plain_notify(now, local, remote, header.initiator_cookie, NotifyType::NoProposalChosen);
+            Dropped::Refused("no proposal chosen".into())
+        })
+    }
+
     /// Responder, MM1: choose a transform, answer with MM2 (no DH work yet: a spoofed MM1
     /// costs us one small message).
     fn mm_r1(
@@ -686,29 +710,7 @@ impl Endpoint {
             .first(PayloadType::Sa)
             .ok_or_else(|| Dropped::Unexpected("MM1 without SA".into()))?;
         let offer = SaPayload::decode(sa_b)?;
-        let (local, remote) = self
-            .sas
-            .get(&id)
-            .map(|s| (s.local, s.remote))
-            .ok_or(Dropped::UnknownSa)?;
-        let chosen = match choose_phase1(&self.config.profile, &self.config.auth_methods(), &offer)
-        {
-            Ok(c) => c,
-            Err(refusal) => {
-                self.stats.no_proposal += 1;
-                if self.log_limit.check(now).is_some() {
-                    tracing::info!(%remote, profile = self.config.profile.name, "IKE no proposal chosen: {refusal}");
-                }
-                self.send_plain_notify(
-                    now,
-                    local,
-                    remote,
-                    header.initiator_cookie,
-                    NotifyType::NoProposalChosen,
-                );
-                return Err(Dropped::Refused("no proposal chosen".into()));
-            }
-        };
+        let chosen = self.choose_or_refuse(now, id, header, &offer)?;
         let natt_vid = self.read_vendor_ids(id, &m);
         let cky_r = self.random_cookie();
         let lifetime = chosen
@@ -728,7 +730,11 @@ impl Endpoint {
         let mut items: Vec<(PayloadType, &[u8])> = vec![(PayloadType::Sa, &reply)];
         items.extend(vids.iter().map(|v| (PayloadType::VendorId, *v)));
         self.send_phase1_plain(now, id, &items, false);
-        tracing::debug!(sa = id.0, %remote, suite = describe_phase1(&chosen.suite), "IKE MM2 sent");
+        tracing::debug!(
+            sa = id.0,
+            suite = describe_phase1(&chosen.suite),
+            "IKE MM2 sent"
+        );
         Ok(())
     }
 
@@ -910,29 +916,7 @@ impl Endpoint {
             .ok_or_else(|| Dropped::Unexpected("AM1 without ID".into()))?;
         let peer_id = Identification::decode(idii_b)?;
         let offer = SaPayload::decode(sa_b)?;
-        let (local, remote) = self
-            .sas
-            .get(&id)
-            .map(|s| (s.local, s.remote))
-            .ok_or(Dropped::UnknownSa)?;
-        let chosen = match choose_phase1(&self.config.profile, &self.config.auth_methods(), &offer)
-        {
-            Ok(c) => c,
-            Err(refusal) => {
-                self.stats.no_proposal += 1;
-                if self.log_limit.check(now).is_some() {
-                    tracing::info!(%remote, profile = self.config.profile.name, "IKE no proposal chosen (aggressive): {refusal}");
-                }
-                self.send_plain_notify(
-                    now,
-                    local,
-                    remote,
-                    header.initiator_cookie,
-                    NotifyType::NoProposalChosen,
-                );
-                return Err(Dropped::Refused("no proposal chosen".into()));
-            }
-        };
+        let chosen = self.choose_or_refuse(now, id, header, &offer)?;
         if ke.len() != chosen.suite.group.public_len() {
             return Err(Dropped::Unexpected("KE length".into()));
         }
