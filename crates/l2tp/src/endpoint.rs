@@ -2257,6 +2257,16 @@ impl Endpoint {
         self.tunnels.get(tunnel.0, tunnel.1).map(|t| t.remote)
     }
 
+    /// The tunnels whose peer is `remote`, in any state (RFC 3193 §3.1: when the IPsec SAs
+    /// under them go, so do they).
+    pub fn tunnels_to(&self, remote: SocketAddr) -> Vec<TunnelHandle> {
+        self.tunnels
+            .indices()
+            .filter(|&i| self.tunnels.at(i).is_some_and(|t| t.remote == remote))
+            .map(|i| TunnelHandle(i, self.tunnels.generation(i)))
+            .collect()
+    }
+
     /// Our and the peer's Tunnel IDs.
     pub fn tunnel_ids(&self, tunnel: TunnelHandle) -> Option<(TunnelId, TunnelId)> {
         self.tunnels

@@ -1,0 +1,170 @@
+//! MTU and TCP MSS for PPP inside L2TP inside ESP (seed 001 §3.2): what fits in the path
+//! MTU once every header is counted, and the MSS clamp on TCP SYNs that keeps TCP inside it
+//! without fragmentation.
+
+/// The L2TP data header at most (flags, length, tunnel and session IDs, Ns/Nr): RFC 2661 §3.1.
+pub const L2TP_DATA_HEADER_MAX: usize = 12;
+/// PPP in L2TP: Address and Control (FF 03, which peers send though RFC 2661 §5.4 allows leaving
+/// them out) and a 2-byte Protocol field.
+pub const PPP_HEADER: usize = 4;
+/// The smallest MRU sras offers (RFC 1661 §6.1: 576 is what every peer must take).
+pub const MIN_MRU: u16 = 576;
+
+/// The PPP MRU for a path MTU of `path_mtu` when ESP (outer IP, NAT-T UDP, ESP header,
+/// IV, padding, trailer and ICV, inner UDP) adds `esp_overhead` bytes
+/// ([`crate::PeerInfo::overhead`]): what is left after L2TP and PPP, clamped to
+/// [`MIN_MRU`]..=`cap`.
+#[must_use]
+pub fn ppp_mru(path_mtu: u16, esp_overhead: usize, cap: u16) -> u16 {
+    let used = esp_overhead + L2TP_DATA_HEADER_MAX + PPP_HEADER;
+    let left = usize::from(path_mtu).saturating_sub(used);
+    let left = u16::try_from(left).unwrap_or(u16::MAX);
+    left.clamp(MIN_MRU, cap.max(MIN_MRU))
+}
+
+/// Clamps the MSS option of a TCP SYN in the IPv4 packet `packet` to what an MTU of `mtu`
+/// leaves (mtu - 40), fixing the TCP checksum incrementally (RFC 1624). Returns whether the
+/// packet changed. Anything that is not an unfragmented IPv4 TCP SYN with a well-formed MSS
+/// option is left alone; never panics.
+pub fn clamp_mss_ipv4(packet: &mut [u8], mtu: u16) -> bool {
+    let Some(&vihl) = packet.first() else {
+        return false;
+    };
+    if vihl >> 4 != 4 || packet.len() < 20 || packet[9] != 6 {
+        return false;
+    }
+    let ihl = usize::from(vihl & 0x0f) * 4;
+    // A later fragment holds no TCP header.
+    let frag_offset = u16::from_be_bytes([packet[6], packet[7]]) & 0x1fff;
+    if ihl < 20 || frag_offset != 0 {
+        return false;
+    }
+    let total = usize::from(u16::from_be_bytes([packet[2], packet[3]])).min(packet.len());
+    let Some(tcp) = packet.get_mut(ihl..total) else {
+        return false;
+    };
+    if tcp.len() < 20 || tcp[13] & 0x02 == 0 {
+        return false;
+    }
+    let doff = usize::from(tcp[12] >> 4) * 4;
+    if doff < 20 || doff > tcp.len() {
+        return false;
+    }
+    let want = mtu.saturating_sub(40);
+    let mut i = 20;
+    while i < doff {
+        match tcp[i] {
+            0 => return false,
+            1 => i += 1,
+            kind => {
+                let Some(&len) = tcp.get(i + 1) else {
+                    return false;
+                };
+                let len = usize::from(len);
+                if len < 2 || i + len > doff {
+                    return false;
+                }
+                if kind == 2 && len == 4 {
+                    let mss = u16::from_be_bytes([tcp[i + 2], tcp[i + 3]]);
+                    if mss <= want {
+                        return false;
+                    }
+                    let sum = u16::from_be_bytes([tcp[16], tcp[17]]);
+                    let new = adjust(sum, mss, want);
+                    tcp[i + 2..i + 4].copy_from_slice(&want.to_be_bytes());
+                    tcp[16..18].copy_from_slice(&new.to_be_bytes());
+                    return true;
+                }
+                i += len;
+            }
+        }
+    }
+    false
+}
+
+/// RFC 1624 eqn. 3: HC' = ~(~HC + ~m + m').
+fn adjust(checksum: u16, old: u16, new: u16) -> u16 {
+    let mut sum = u32::from(!checksum) + u32::from(!old) + u32::from(new);
+    while sum > 0xffff {
+        sum = (sum & 0xffff) + (sum >> 16);
+    }
+    !(sum as u16)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The one's-complement sum over `data` (RFC 1071).
+    fn csum(parts: &[&[u8]]) -> u16 {
+        let mut sum = 0u32;
+        for p in parts {
+            for c in p.chunks(2) {
+                let w = if c.len() == 2 {
+                    u16::from_be_bytes([c[0], c[1]])
+                } else {
+                    u16::from_be_bytes([c[0], 0])
+                };
+                sum += u32::from(w);
+            }
+        }
+        while sum > 0xffff {
+            sum = (sum & 0xffff) + (sum >> 16);
+        }
+        !(sum as u16)
+    }
+
+    fn syn(mss: u16) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 44, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 0, 0, 1, 10, 0, 0, 2, // IPv4
+            0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0,
+            0, // TCP
+            2, 4, 0, 0, // MSS
+        ];
+        p[42..44].copy_from_slice(&mss.to_be_bytes());
+        let pseudo = [10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 24];
+        let c = csum(&[&pseudo, &p[20..]]);
+        p[36..38].copy_from_slice(&c.to_be_bytes());
+        p
+    }
+
+    fn tcp_ok(p: &[u8]) -> bool {
+        let pseudo = [10, 0, 0, 1, 10, 0, 0, 2, 0, 6, 0, 24];
+        csum(&[&pseudo, &p[20..]]) == 0
+    }
+
+    #[test]
+    fn mss_is_clamped_with_a_valid_checksum() {
+        let mut p = syn(1460);
+        assert!(tcp_ok(&p));
+        assert!(clamp_mss_ipv4(&mut p, 1400));
+        assert_eq!(u16::from_be_bytes([p[42], p[43]]), 1360);
+        assert!(tcp_ok(&p), "incremental checksum update");
+        // Already small enough: untouched.
+        let mut q = syn(1200);
+        assert!(!clamp_mss_ipv4(&mut q, 1400));
+        assert_eq!(q, syn(1200));
+    }
+
+    #[test]
+    fn non_syn_and_garbage_are_left_alone() {
+        let mut p = syn(1460);
+        p[33] = 0x10; // ACK only
+        assert!(!clamp_mss_ipv4(&mut p, 1400));
+        for n in 0..p.len() {
+            let mut t = syn(1460)[..n].to_vec();
+            let _ = clamp_mss_ipv4(&mut t, 1400);
+        }
+        let mut bad = syn(1460);
+        bad[41] = 200; // option length past the header
+        assert!(!clamp_mss_ipv4(&mut bad, 1400));
+    }
+
+    #[test]
+    fn mru_counts_every_header() {
+        // AES-CBC + HMAC-SHA1-96 in UDP over IPv4: 20 + 8 + (8 + 16) + (15 + 2 + 12) + 8 = 89.
+        assert_eq!(ppp_mru(1500, 89, 1500), 1500 - 89 - 12 - 4);
+        assert_eq!(ppp_mru(1500, 89, 1300), 1300);
+        assert_eq!(ppp_mru(600, 89, 1500), MIN_MRU);
+    }
+}
