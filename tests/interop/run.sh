@@ -257,7 +257,7 @@ SRAS=${SRAS_BIN:-$REPO/target/release/sras}
 
 sras_conf() { # ROLE(server|client) VARIANT(plain|challenge|hidden)
   echo "# written by tests/interop/run.sh: plain L2TP (no IPsec), variant $2"
-  echo "[l2tp]"
+  printf '[tun]\nenabled = false\n[l2tp]\nplain = true\n'
   [ "$1" = server ] && echo "listen = \"$HOST_IP:1701\""
   echo "host_name = \"sras-$1\""
   case "$2" in
@@ -510,7 +510,7 @@ EOF
 
 sras_ppp_conf() { # ROLE(server|client) METHOD
   echo "# written by tests/interop/run.sh: PPP over plain L2TP (no IPsec), $2"
-  echo "[l2tp]"
+  printf '[tun]\nenabled = false\n[l2tp]\nplain = true\n'
   [ "$1" = server ] && echo "listen = \"$HOST_IP:1701\""
   echo "host_name = \"sras-$1\""
   if [ "$1" = server ]; then

@@ -326,6 +326,15 @@ impl Endpoint {
         self.sas.len()
     }
 
+    /// ISAKMP SAs held (any state) with a peer at `ip`.
+    #[must_use]
+    pub fn sa_count_for(&self, ip: IpAddr) -> usize {
+        self.sas
+            .values()
+            .filter(|s| s.remote.ip().to_canonical() == ip.to_canonical())
+            .count()
+    }
+
     /// Established ISAKMP SAs.
     #[must_use]
     pub fn established_count(&self) -> usize {

@@ -2108,6 +2108,23 @@ impl Endpoint {
         Ok(())
     }
 
+    /// Ends a tunnel whose transport is gone (its IPsec SAs were deleted, or the peer was found
+    /// dead: RFC 3193 §3.1): its sessions and the tunnel close at once, with `result` as the
+    /// reason, and nothing is sent or retained, since nothing could reach the peer.
+    pub fn abort_tunnel(
+        &mut self,
+        now: Instant,
+        tunnel: TunnelHandle,
+        result: ResultCode,
+    ) -> Result<(), Error> {
+        if self.tunnels.get(tunnel.0, tunnel.1).is_none() {
+            return Err(Error::InvalidState);
+        }
+        self.close_tunnel_inner(now, tunnel.0, CloseReason::Local(result), None);
+        self.remove_tunnel(tunnel.0);
+        Ok(())
+    }
+
     /// Closes every tunnel (graceful shutdown): StopCCN with result 6, "shutting down".
     pub fn close_all(&mut self, now: Instant) {
         let slots: Vec<u32> = self.tunnels.indices().collect();

@@ -48,6 +48,10 @@ const PING_COUNT: (i64, i64) = (0, 1_000);
 pub(crate) const TEST_USER: &str = "sras-test";
 /// The built-in test user's password.
 pub(crate) const TEST_PASSWORD: &str = "sras-test-password";
+/// The pre-shared key of the built-in defaults (published: testing only, warned at start).
+pub(crate) const TEST_PSK: &str = "sras-test-psk";
+/// The configuration with no file: IPsec with the built-in test key for any peer.
+const BUILTIN: &str = "[[ike.psk]]\npeer = \"*\"\nsecret = \"sras-test-psk\"\n";
 
 /// Every authentication method, by its configuration name, in the client's default order.
 const METHODS: [(&str, AuthMethod); 5] = [
@@ -122,6 +126,16 @@ struct RawFile {
     ppp: Option<RawPpp>,
     users: Option<Vec<RawUser>>,
     ike: Option<ike::RawIke>,
+    tun: Option<RawTun>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawTun {
+    enabled: Option<bool>,
+    name: Option<String>,
+    mtu: Option<i64>,
+    routes: Option<Vec<String>>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -141,6 +155,7 @@ struct RawL2tp {
     data_length_bit: Option<bool>,
     redirect: Option<String>,
     float_source: Option<String>,
+    plain: Option<bool>,
     limits: Option<RawLimits>,
 }
 
@@ -245,6 +260,71 @@ pub(crate) struct Config {
     /// `[ike]`: IKEv1 for `sras ike`; `None` when the section is left out.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) ike: Option<IkeConfig>,
+    /// `[tun]`: the TUN device IP packets leave and enter through.
+    pub(crate) tun: TunConfig,
+}
+
+/// `[tun]`.
+#[derive(Debug, Clone, Serialize)]
+pub(crate) struct TunConfig {
+    /// Create the device (without it the server only answers pings to its own PPP address).
+    pub(crate) enabled: bool,
+    /// Interface name; `%d` is replaced by the kernel with the first free number.
+    pub(crate) name: String,
+    /// MTU of the device.
+    pub(crate) mtu: u16,
+    /// Client: networks routed into the tunnel, as `address/prefix`.
+    pub(crate) routes: Vec<String>,
+    /// `routes`, parsed.
+    #[serde(skip)]
+    pub(crate) parsed_routes: Vec<(Ipv4Addr, u8)>,
+}
+
+impl TunConfig {
+    fn from_raw(r: RawTun) -> Result<Self, ConfigError> {
+        let name = r.name.unwrap_or_else(|| "sras%d".to_owned());
+        // IFNAMSIZ is 16 with the NUL; the kernel takes letters, digits and a few signs.
+        let name_ok = !name.is_empty()
+            && name.len() <= 15
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.' | '%'));
+        if !name_ok {
+            return Err(invalid(
+                "tun.name",
+                format!("{name:?}"),
+                "must be 1-15 characters: letters, digits, '-', '_', '.', and \"%d\" for a number",
+            ));
+        }
+        let mtu = ranged("tun.mtu", r.mtu, 1400, (576, 9000))? as u16;
+        let mut parsed_routes = Vec::new();
+        let routes = r.routes.unwrap_or_default();
+        for (i, route) in routes.iter().enumerate() {
+            let parsed = route.split_once('/').and_then(|(a, p)| {
+                let a: Ipv4Addr = a.parse().ok()?;
+                let p: u8 = p.parse().ok().filter(|p| *p <= 32)?;
+                let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
+                Some((Ipv4Addr::from(u32::from(a) & mask), p))
+            });
+            match parsed {
+                Some(r) => parsed_routes.push(r),
+                None => {
+                    return Err(invalid(
+                        format!("tun.routes[{i}]"),
+                        format!("{route:?}"),
+                        "must be an IPv4 network as address/prefix, such as \"10.0.0.0/8\" (0.0.0.0/0 for everything)",
+                    ))
+                }
+            }
+        }
+        Ok(Self {
+            enabled: r.enabled.unwrap_or(true),
+            name,
+            mtu,
+            routes,
+            parsed_routes,
+        })
+    }
 }
 
 /// One `[[users]]` entry.
@@ -321,6 +401,8 @@ pub(crate) struct L2tpConfig {
     /// Answer new tunnels from this local address (RFC 3193 §4 port float).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub(crate) float_source: Option<SocketAddr>,
+    /// Accept L2TP outside IPsec on `listen` (troubleshooting only: not a VPN; warned).
+    pub(crate) plain: bool,
     /// `[l2tp.limits]`.
     pub(crate) limits: Limits,
 }
@@ -371,7 +453,7 @@ pub(crate) enum Role {
 impl Config {
     /// The built-in defaults: what `sras server` runs with when no file is given.
     pub(crate) fn builtin() -> Self {
-        Self::parse("", "<built-in defaults>").expect("the built-in defaults are valid")
+        Self::parse(BUILTIN, "<built-in defaults>").expect("the built-in defaults are valid")
     }
 
     /// Reads and validates `path`.
@@ -406,7 +488,9 @@ impl Config {
             Some(list) => users_from_raw(list)?,
         };
         let ike = raw.ike.map(IkeConfig::from_raw).transpose()?;
+        let tun = TunConfig::from_raw(raw.tun.unwrap_or_default())?;
         Ok(Self {
+            tun,
             l2tp,
             client,
             ppp,
@@ -711,6 +795,7 @@ impl L2tpConfig {
             retransmit_cap_secs: retransmit_cap_secs as u64,
             max_retransmits: max_retransmits as u32,
             data_length_bit: r.data_length_bit.unwrap_or(d.data_length_bit),
+            plain: r.plain.unwrap_or(false),
             redirect,
             float_source,
             limits: Limits {

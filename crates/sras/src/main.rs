@@ -15,6 +15,8 @@ mod driver;
 mod icmp;
 mod keylog;
 mod pool;
+mod rawesp;
+mod tun;
 mod users;
 
 use std::net::{IpAddr, SocketAddr};
@@ -235,14 +237,88 @@ fn finish(result: Result<Outcome, String>) -> ExitCode {
     }
 }
 
+/// The IPsec side of `server` and `connect` from `[ike]`: the layer with its IKE endpoint,
+/// and the key log.
+fn ipsec_setup(cfg: &Config) -> Result<Option<driver::SecSetup>, String> {
+    let Some(ike) = &cfg.ike else {
+        return Ok(None);
+    };
+    let seed = os_seed()?;
+    let keylog = match &ike.keylog {
+        None => None,
+        Some(path) => {
+            warn!(path = %path, "ike.keylog is set: IKE and ESP keys are written to this file (debugging only)");
+            Some(
+                keylog::KeyLog::open(std::path::Path::new(path))
+                    .map_err(|e| format!("cannot open ike.keylog {path:?}: {e}"))?,
+            )
+        }
+    };
+    let mut ipsec = sras_stack::Ipsec::new(std::sync::Arc::new(ike.endpoint_config()), *seed);
+    let unix = driver::unix_time();
+    ipsec.ike().set_unix_time(driver::now(), unix);
+    ike_warnings(ike, unix);
+    if ike
+        .psk
+        .iter()
+        .any(|p| p.secret.as_str() == config::TEST_PSK)
+    {
+        warn!("THE BUILT-IN TEST PRE-SHARED KEY {:?} IS ACTIVE (no [ike] in the configuration): anybody can set up IPsec with this server. Configure [ike] with your own [[ike.psk]] or certificate before any real use", config::TEST_PSK);
+    }
+    info!(
+        listen = %ike.listen,
+        port = ike.port,
+        natt_port = ike.natt_port,
+        profile = ike.profile.name,
+        psk = ike.psk.len(),
+        certificate = ike.certificate.is_some(),
+        nat_traversal = ike.nat_traversal,
+        force_encapsulation = ike.force_encapsulation,
+        "IPsec (IKEv1, ESP) under L2TP"
+    );
+    Ok(Some(driver::SecSetup {
+        ipsec,
+        listen: ike.listen,
+        port: ike.port,
+        natt_port: ike.natt_port,
+        keylog,
+    }))
+}
+
+/// The smallest network that holds the whole pool (routed into the TUN device).
+fn covering_prefix(
+    first: std::net::Ipv4Addr,
+    last: std::net::Ipv4Addr,
+) -> (std::net::Ipv4Addr, u8) {
+    let (a, b) = (u32::from(first), u32::from(last));
+    let len = (a ^ b).leading_zeros() as u8;
+    let mask = if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    };
+    (std::net::Ipv4Addr::from(a & mask), len)
+}
+
 fn server(cfg: Config) -> ExitCode {
     let result = (|| {
         let seed = os_seed()?;
         let endpoint = sras_l2tp::Endpoint::new(cfg.endpoint_config(Role::Server, *seed));
+        let sec = ipsec_setup(&cfg)?;
+        if sec.is_none() && !cfg.l2tp.plain {
+            return Err("no [ike] section: configure IPsec ([ike] with [[ike.psk]] or [ike.certificate]), or set l2tp.plain = true to run L2TP without IPsec (troubleshooting only: not a VPN)".to_owned());
+        }
         runtime()?.block_on(async {
-            let socket = bind(cfg.l2tp.listen, "l2tp.listen").await?;
+            let socket = if cfg.l2tp.plain {
+                bind(cfg.l2tp.listen, "l2tp.listen").await?
+            } else {
+                // Not read: L2TP arrives only through ESP. Bound for the driver's plain path.
+                bind(SocketAddr::from(([127, 0, 0, 1], 0)), "internal").await?
+            };
             let l = &cfg.l2tp;
-            warn!("plain L2TP without IPsec: for testing only (tunnel and PPP traffic cross the network unencrypted and unauthenticated by IPsec)");
+            if l.plain {
+                warn!("l2tp.plain = true: L2TP is accepted WITHOUT IPsec on l2tp.listen: for troubleshooting only (tunnel and PPP traffic cross the network unencrypted and unauthenticated by IPsec)");
+            }
             info!(
                 listen = %socket.local_addr().map_err(|e| e.to_string())?,
                 host_name = %l.host_name,
@@ -286,6 +362,19 @@ fn server(cfg: Config) -> ExitCode {
             let mut driver =
                 Driver::new(endpoint, socket, Mode::Server { redirect: l.redirect }, ppp)
                     .map_err(|e| e.to_string())?;
+            if let Some(sec) = sec {
+                driver = driver.with_ipsec(sec, l.plain).await?;
+            }
+            if cfg.tun.enabled {
+                let plan = driver::TunPlan {
+                    name: cfg.tun.name.clone(),
+                    mtu: cfg.tun.mtu,
+                    routes: vec![covering_prefix(p.pool.first(), p.pool.last())],
+                };
+                driver = driver.with_tun(plan, Some(p.local_ip))?;
+            } else {
+                warn!("tun.enabled = false: no TUN device; the server only answers pings to its own PPP address");
+            }
             if let Some(source) = l.float_source {
                 driver.bind_source(source)?;
                 info!(source = %source, "new tunnels are answered from this address (RFC 3193 §4)");
@@ -332,7 +421,10 @@ fn connect(
                 .copied()
                 .ok_or_else(|| format!("the server {server} resolves to no address"))?;
             let socket = bind(cfg.client.bind, "client.bind").await?;
-            warn!("plain L2TP without IPsec: for testing only");
+            let sec = ipsec_setup(&cfg)?;
+            if sec.is_none() {
+                warn!("no [ike] section: plain L2TP without IPsec, for testing only");
+            }
             info!(
                 server = %server_addr,
                 local = %socket.local_addr().map_err(|e| e.to_string())?,
@@ -367,8 +459,19 @@ fn connect(
                 ping_count: c.ping_count,
                 rng_seed: *os_seed()?,
             };
-            let driver = Driver::new(endpoint, socket, Mode::Client(opts), ppp)
+            let mut driver = Driver::new(endpoint, socket, Mode::Client(opts), ppp)
                 .map_err(|e| e.to_string())?;
+            if let Some(sec) = sec {
+                driver = driver.with_ipsec(sec, false).await?;
+            }
+            if cfg.tun.enabled {
+                let plan = driver::TunPlan {
+                    name: cfg.tun.name.clone(),
+                    mtu: cfg.tun.mtu,
+                    routes: cfg.tun.parsed_routes.clone(),
+                };
+                driver = driver.with_tun(plan, None)?;
+            }
             Ok(driver.run().await)
         })
     })();

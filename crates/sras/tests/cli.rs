@@ -193,12 +193,12 @@ fn server_and_client(test: &str, extra: &str) {
     let server_cfg = temp_file(
         test,
         "server.toml",
-        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhost_name = \"test-lns\"\nhello_interval_secs = 0\n{extra}"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nlisten = \"127.0.0.1:{port}\"\nhost_name = \"test-lns\"\nhello_interval_secs = 0\n{extra}"),
     );
     let client_cfg = temp_file(
         test,
         "client.toml",
-        &format!("[l2tp]\nhost_name = \"test-lac\"\nhello_interval_secs = 0\n{extra}"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nhost_name = \"test-lac\"\nhello_interval_secs = 0\n{extra}"),
     );
     let mut server = Server::start(&server_cfg);
 
@@ -255,12 +255,12 @@ fn ppp_run(test: &str, server_extra: &str, client_extra: &str) -> (Output, Vec<S
     let server_cfg = temp_file(
         test,
         "server.toml",
-        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n{server_extra}"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n{server_extra}"),
     );
     let client_cfg = temp_file(
         test,
         "client.toml",
-        &format!("[l2tp]\nhello_interval_secs = 0\n[client]\n{client_extra}"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nhello_interval_secs = 0\n[client]\n{client_extra}"),
     );
     let mut server = Server::start(&server_cfg);
     let out = connect(&client_cfg, port);
@@ -478,7 +478,7 @@ fn server_reports_a_taken_port() {
     let cfg = temp_file(
         "taken",
         "server.toml",
-        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\n"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nlisten = \"127.0.0.1:{port}\"\n"),
     );
     let out = Command::new(SRAS)
         .args(["server", "-c"])
@@ -513,12 +513,12 @@ fn ppp_pool_exhaustion_refuses_and_the_address_comes_back() {
     let server_cfg = temp_file(
         "ppp-pool",
         "server.toml",
-        &format!("[l2tp]\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n[ppp]\npool = \"10.9.0.5-10.9.0.5\"\nlocal_ip = \"10.9.0.1\"\n"),
+        &format!("[tun]\nenabled = false\n[l2tp]\nplain = true\nlisten = \"127.0.0.1:{port}\"\nhello_interval_secs = 0\n[ppp]\npool = \"10.9.0.5-10.9.0.5\"\nlocal_ip = \"10.9.0.1\"\n"),
     );
     let client_cfg = temp_file(
         "ppp-pool",
         "client.toml",
-        "[l2tp]\nhello_interval_secs = 0\n[client]\nping_count = 1\n",
+        "[tun]\nenabled = false\n[l2tp]\nplain = true\nhello_interval_secs = 0\n[client]\nping_count = 1\n",
     );
     let mut server = Server::start(&server_cfg);
 

@@ -311,6 +311,11 @@ impl Ipsec {
         self.ike.sa_count()
     }
 
+    /// ISAKMP SAs the IKE endpoint holds with a peer at `ip` (any state).
+    pub fn ike_peer_sa_count(&self, ip: IpAddr) -> usize {
+        self.ike.sa_count_for(ip)
+    }
+
     /// Facts about a peer.
     pub fn peer_info(&self, peer: SocketAddr) -> Option<PeerInfo> {
         let p = self.peers.get(&peer)?;
@@ -596,7 +601,7 @@ impl Ipsec {
                 sras_ike::Event::Phase2Up(child) => self.child_up(now, child),
                 sras_ike::Event::Phase2Down {
                     inbound, reason, ..
-                } => self.child_down(inbound, reason),
+                } => self.child_down(now, inbound, reason),
             }
         }
     }
@@ -689,7 +694,7 @@ impl Ipsec {
         }
     }
 
-    fn child_down(&mut self, inbound: Spi, reason: DownReason) {
+    fn child_down(&mut self, now: Instant, inbound: Spi, reason: DownReason) {
         let Some(entry) = self.inbound.remove(&inbound) else {
             return;
         };
@@ -704,7 +709,11 @@ impl Ipsec {
         };
         p.inbound.retain(|s| *s != inbound);
         if p.inbound.is_empty() {
+            let phase1 = p.phase1;
             self.peers.remove(&key);
+            // Its ISAKMP SA served only this peer's L2TP: it goes too (seed 000 §5), with a
+            // Delete unless it is already gone. Its own events are drained by the caller's loop.
+            self.ike.delete(now, phase1);
             self.events.push_back(Event::PeerDown { peer: key, reason });
         }
     }

@@ -544,9 +544,12 @@ mod tests {
     }
 
     #[test]
-    fn absent_section_is_none_and_the_builtin_defaults_have_none() {
+    fn absent_section_is_none_and_the_builtin_defaults_have_the_test_key() {
         assert!(Config::parse("", "t").unwrap().ike.is_none());
-        assert!(Config::builtin().ike.is_none());
+        let builtin = Config::builtin().ike.expect("IPsec on by default");
+        assert_eq!(builtin.psk.len(), 1);
+        assert_eq!(builtin.psk[0].peer, "*");
+        assert_eq!(builtin.psk[0].secret.as_str(), crate::config::TEST_PSK);
     }
 
     #[test]

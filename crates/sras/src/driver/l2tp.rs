@@ -71,6 +71,9 @@ impl Driver {
                     .map(|(h, _)| *h)
                     .collect();
                 self.sessions.retain(|_, s| s.tunnel != tunnel);
+                if let Some(r) = remote {
+                    self.sec_tunnel_closed(now, r);
+                }
                 self.client_tunnel_closed(now, tunnel, &reason);
                 for s in gone {
                     self.ppp_session_gone(now, s);

@@ -24,6 +24,7 @@ pub(crate) mod ike;
 mod io;
 mod l2tp;
 mod ppp;
+mod sec;
 
 use std::collections::{HashMap, VecDeque};
 use std::net::SocketAddr;
@@ -41,6 +42,7 @@ use tracing::{debug, info, warn};
 use self::io::Io;
 use self::l2tp::is_sccrq;
 pub(crate) use self::ppp::PppSetup;
+pub(crate) use self::sec::SecSetup;
 
 /// How long closing waits for the peers to acknowledge our StopCCNs.
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(3);
@@ -147,6 +149,10 @@ struct Closing {
 /// Why the loop woke up.
 enum Wake {
     Datagram(std::io::Result<(usize, SocketAddr)>),
+    Ike(std::io::Result<(usize, SocketAddr)>),
+    Natt(std::io::Result<(usize, SocketAddr)>),
+    RawEsp(std::io::Result<(usize, std::net::Ipv4Addr)>),
+    Tun(std::io::Result<usize>),
     Extra(SocketAddr, Vec<u8>),
     Timer,
     Signal(&'static str),
@@ -166,6 +172,52 @@ pub(crate) struct Driver {
     ppp: ppp::Ppp,
     /// Data messages ready to send (PPP frames already in their L2TP header).
     out: VecDeque<Transmit>,
+    /// IPsec under L2TP (`[ike]`), if configured.
+    sec: Option<sec::Sec>,
+    /// L2TP outside IPsec is accepted and sent (`l2tp.plain`).
+    plain: bool,
+    /// The TUN device, once there is one.
+    tun: Option<crate::tun::Tun>,
+    /// How to create it (the client creates it when PPP is up, with its address).
+    tun_plan: Option<TunPlan>,
+}
+
+/// The `[tun]` settings the driver creates its device from.
+#[derive(Debug, Clone)]
+pub(crate) struct TunPlan {
+    /// Interface name (may hold `%d`).
+    pub(crate) name: String,
+    /// MTU.
+    pub(crate) mtu: u16,
+    /// Routes into the device (client: `tun.routes`; server: the pool).
+    pub(crate) routes: Vec<(std::net::Ipv4Addr, u8)>,
+}
+
+/// Receives on an optional UDP socket; never ready without one.
+async fn recv_opt(s: Option<&UdpSocket>, buf: &mut [u8]) -> std::io::Result<(usize, SocketAddr)> {
+    match s {
+        Some(s) => s.recv_from(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Receives on the raw ESP socket if there is one.
+async fn recv_raw(
+    s: Option<&crate::rawesp::RawEsp>,
+    buf: &mut [u8],
+) -> std::io::Result<(usize, std::net::Ipv4Addr)> {
+    match s {
+        Some(s) => s.recv(buf).await,
+        None => std::future::pending().await,
+    }
+}
+
+/// Reads the TUN device if there is one.
+async fn recv_tun(t: Option<&crate::tun::Tun>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match t {
+        Some(t) => t.recv(buf).await,
+        None => std::future::pending().await,
+    }
 }
 
 impl Driver {
@@ -187,7 +239,44 @@ impl Driver {
             drop_log: RateLimiter::new(10, Duration::from_secs(1)),
             ppp: ppp::Ppp::new(ppp),
             out: VecDeque::new(),
+            sec: None,
+            plain: true,
+            tun: None,
+            tun_plan: None,
         })
+    }
+
+    /// Puts IPsec under L2TP: binds the IKE, NAT-T and raw ESP sockets. With `plain` false,
+    /// L2TP outside IPsec is neither accepted nor sent.
+    pub(crate) async fn with_ipsec(mut self, setup: SecSetup, plain: bool) -> Result<Self, String> {
+        self.sec = Some(sec::Sec::bind(setup).await?);
+        self.plain = plain;
+        Ok(self)
+    }
+
+    /// Creates the TUN device now (server: with `local`, our PPP address, and routes for the
+    /// pool) or, with `local` None, when the client's PPP link is up.
+    pub(crate) fn with_tun(
+        mut self,
+        plan: TunPlan,
+        local: Option<std::net::Ipv4Addr>,
+    ) -> Result<Self, String> {
+        if let Some(addr) = local {
+            let setup = crate::tun::TunSetup {
+                name: plan.name.clone(),
+                mtu: plan.mtu,
+                address: Some(addr),
+                peer: None,
+                routes: plan.routes.clone(),
+            };
+            let tun = crate::tun::Tun::create(&setup).map_err(|e| {
+                format!("cannot create the TUN device {:?} (tun.name; needs root or CAP_NET_ADMIN and /dev/net/tun; tun.enabled = false runs without one): {e}", plan.name)
+            })?;
+            info!(device = tun.name(), address = %addr, mtu = plan.mtu, routes = ?plan.routes, "TUN device up");
+            self.tun = Some(tun);
+        }
+        self.tun_plan = Some(plan);
+        Ok(self)
     }
 
     /// Binds the extra socket for `source` now, so that a bad `l2tp.float_source` fails at
@@ -219,6 +308,10 @@ impl Driver {
         self.flush().await;
 
         let mut buf = vec![0u8; MAX_DATAGRAM];
+        let mut buf_ike = vec![0u8; MAX_DATAGRAM];
+        let mut buf_natt = vec![0u8; MAX_DATAGRAM];
+        let mut buf_raw = vec![0u8; MAX_DATAGRAM];
+        let mut buf_tun = vec![0u8; MAX_DATAGRAM];
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
@@ -229,6 +322,9 @@ impl Driver {
             self.check_deadlines(t);
             self.flush().await;
             if let Some(outcome) = self.finished(t) {
+                // The L2TP side is closed: now the IPsec SAs, with Deletes to every peer.
+                self.sec_close_all(t);
+                self.flush().await;
                 self.log_stats();
                 return outcome;
             }
@@ -243,8 +339,13 @@ impl Driver {
                 armed = deadline;
             }
 
+            let plain = self.plain;
             let wake = tokio::select! {
-                r = self.io.primary.recv_from(&mut buf) => Wake::Datagram(r),
+                r = self.io.primary.recv_from(&mut buf), if plain => Wake::Datagram(r),
+                r = recv_opt(self.sec.as_ref().map(|s| &s.ike), &mut buf_ike) => Wake::Ike(r),
+                r = recv_opt(self.sec.as_ref().map(|s| &s.natt), &mut buf_natt) => Wake::Natt(r),
+                r = recv_raw(self.sec.as_ref().and_then(|s| s.raw.as_ref()), &mut buf_raw) => Wake::RawEsp(r),
+                r = recv_tun(self.tun.as_ref(), &mut buf_tun) => Wake::Tun(r),
                 Some((remote, data)) = self.io.extra_rx.recv() => Wake::Extra(remote, data),
                 () = &mut sleep, if armed.is_some() => Wake::Timer,
                 _ = sigterm.recv() => Wake::Signal("SIGTERM"),
@@ -255,7 +356,19 @@ impl Driver {
             fired = None;
             match wake {
                 Wake::Datagram(Ok((len, remote))) => self.on_datagram(t, remote, &buf[..len]),
-                Wake::Datagram(Err(e)) => {
+                Wake::Ike(Ok((len, remote))) => {
+                    self.on_ike_datagram(t, false, remote, &mut buf_ike[..len]);
+                }
+                Wake::Natt(Ok((len, remote))) => {
+                    self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
+                }
+                Wake::RawEsp(Ok((len, _))) => self.on_raw_esp(t, &mut buf_raw[..len]),
+                Wake::Tun(Ok(len)) => self.on_tun_packet(t, &mut buf_tun[..len]),
+                Wake::Datagram(Err(e))
+                | Wake::Ike(Err(e))
+                | Wake::Natt(Err(e))
+                | Wake::RawEsp(Err(e))
+                | Wake::Tun(Err(e)) => {
                     // ICMP errors from earlier sends surface here (ECONNREFUSED): not fatal.
                     if self.drop_log.check(t).is_some() {
                         debug!(error = %e, "UDP receive error");
@@ -266,6 +379,9 @@ impl Driver {
                     fired = armed;
                     armed = None;
                     self.endpoint.handle_timeout(t);
+                    if let Some(sec) = self.sec.as_mut() {
+                        sec.ipsec.handle_timeout(t);
+                    }
                     self.links_timeout(t);
                 }
                 Wake::Signal(name) => self.on_signal(t, name),
@@ -280,6 +396,25 @@ impl Driver {
             return Ok(());
         };
         let opts = opts.clone();
+        if let Some(sec) = self.sec.as_mut() {
+            // IKE first; the tunnel opens when IPsec is up (client_ipsec_up).
+            let ike_port = sec.local_for(opts.server.ip(), false).port();
+            let remote = SocketAddr::new(opts.server.ip(), ike_port);
+            let local = sec.local_for(opts.server.ip(), false);
+            sec.ipsec.connect(now, local, remote);
+            info!(server = %remote, %local, "IKE connecting (Main Mode, then Quick Mode for L2TP: UDP/1701, transport mode)");
+            self.client = Some(Client {
+                establish_deadline: now + opts.timeout,
+                opts,
+                tunnel: None,
+                session: None,
+                established: false,
+                ppp_up: false,
+                ping: None,
+                ppp_closing: None,
+            });
+            return Ok(());
+        }
         let tunnel = self
             .endpoint
             .connect(now, opts.server)
@@ -302,7 +437,20 @@ impl Driver {
         Ok(())
     }
 
+    /// A datagram on the plain L2TP socket (only read with `l2tp.plain`).
     fn on_datagram(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) {
+        if self.is_ipsec_peer(remote) {
+            // Seed 001 §3.3: a peer whose tunnels IPsec protects never talks in the clear.
+            if let Some(suppressed) = self.drop_log.check(now) {
+                warn!(peer = %remote, suppressed, "cleartext L2TP from an IPsec peer dropped");
+            }
+            return;
+        }
+        self.on_l2tp(now, remote, data);
+    }
+
+    /// An L2TP datagram from `remote` (a peer key when it came through IPsec).
+    fn on_l2tp(&mut self, now: Instant, remote: SocketAddr, data: &[u8]) {
         match self.endpoint.handle_datagram(now, remote, data) {
             Ok(Received::Control) => {
                 if let Mode::Server { redirect: Some(to) } = &self.mode {
@@ -408,6 +556,7 @@ impl Driver {
 
     fn check_deadlines(&mut self, now: Instant) {
         self.client_timers(now);
+        self.sec_timers(now);
         let Some(c) = &self.client else { return };
         if !c.ppp_up && self.closing.is_none() && now >= c.establish_deadline {
             let what = if c.established {
@@ -429,6 +578,30 @@ impl Driver {
         }
     }
 
+    /// Client: IPsec to the server is up: open the tunnel to the peer key and place the call.
+    fn client_ipsec_up(&mut self, now: Instant, peer: SocketAddr) {
+        let Some(c) = &self.client else { return };
+        if c.tunnel.is_some() || self.closing.is_some() {
+            return;
+        }
+        let tunnel = match self.endpoint.connect(now, peer) {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(error = %e, "cannot open the L2TP tunnel");
+                return;
+            }
+        };
+        info!(server = %peer, "opening tunnel (SCCRQ) through IPsec");
+        let session = self
+            .endpoint
+            .open_session(now, tunnel, CallDirection::Incoming)
+            .ok();
+        if let Some(c) = &mut self.client {
+            c.tunnel = Some(tunnel);
+            c.session = session;
+        }
+    }
+
     fn next_deadline(&self) -> Option<Instant> {
         let closing = self.closing.as_ref().map(|c| c.deadline);
         let establish = self
@@ -442,6 +615,7 @@ impl Driver {
             establish,
             self.links_deadline(),
             self.client_deadline(),
+            self.sec_deadline(),
         ]
         .into_iter()
         .flatten()
@@ -476,11 +650,14 @@ impl Driver {
             self.pump_links(now());
             while let Some(t) = self.out.pop_front() {
                 progress = true;
-                self.io.send(now(), &t).await;
+                self.send_l2tp(now(), &t).await;
             }
             while let Some(t) = self.endpoint.poll_transmit() {
                 progress = true;
-                self.io.send(now(), &t).await;
+                self.send_l2tp(now(), &t).await;
+            }
+            if self.pump_sec(now()).await {
+                progress = true;
             }
             while let Some(e) = self.endpoint.poll_event() {
                 progress = true;

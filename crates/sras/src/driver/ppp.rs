@@ -71,6 +71,8 @@ pub(super) struct Ppp {
     ping_count: u16,
     rng: StdRng,
     links: HashMap<SessionHandle, PppSession>,
+    /// Server: the session each leased address belongs to (packets from the TUN device).
+    by_lease: HashMap<Ipv4Addr, SessionHandle>,
     /// Links that may have frames or events to drain.
     dirty: Vec<SessionHandle>,
     log: RateLimiter,
@@ -85,6 +87,7 @@ impl Ppp {
             ping_count: setup.ping_count.min(u32::from(u16::MAX)) as u16,
             rng: StdRng::from_seed(setup.rng_seed),
             links: HashMap::new(),
+            by_lease: HashMap::new(),
             dirty: Vec::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
         }
@@ -185,6 +188,16 @@ impl Driver {
     pub(super) fn ppp_start(&mut self, now: Instant, session: SessionHandle) {
         let mut config = self.ppp.link.clone();
         config.rng_seed = self.ppp.rng.random();
+        // Seed 001 §3.2: what fits in a 1500-byte path once ESP, UDP, L2TP and PPP are counted.
+        let remote = self
+            .endpoint
+            .session_tunnel(session)
+            .and_then(|t| self.endpoint.tunnel_remote(t));
+        if let Some(info) = remote.and_then(|r| self.sec.as_ref()?.ipsec.peer_info(r)) {
+            let mru = sras_stack::mtu::ppp_mru(1500, info.overhead, config.mru);
+            debug!(mru, overhead = info.overhead, "PPP MRU for this IPsec peer");
+            config.mru = mru;
+        }
         let role = config.role;
         let mut link = Link::new(config);
         link.open(now);
@@ -248,6 +261,10 @@ impl Driver {
             self.drop_ip(now, session, packet.len(), &"before LinkUp");
             return;
         };
+        if self.tun.is_some() && !self.is_client_ping_reply(session, packet) {
+            self.ipv4_to_tun(now, session, &info, packet);
+            return;
+        }
         let why = match icmp::echo_reply(packet, info.local) {
             Ok(reply) if reply.len() <= usize::from(info.peer_mru) => {
                 if let Some(p) = self.ppp.links.get_mut(&session) {
@@ -288,7 +305,96 @@ impl Driver {
         self.drop_ip(now, session, packet.len(), &why);
     }
 
-    /// Counts and drops an IP packet (there is no TUN device yet).
+    /// Whether `packet` answers the client's own pings (counted by the driver, not the TUN).
+    fn is_client_ping_reply(&self, session: SessionHandle, packet: &[u8]) -> bool {
+        let Some(c) = self.client.as_ref().filter(|c| c.session == Some(session)) else {
+            return false;
+        };
+        c.ping
+            .as_ref()
+            .is_some_and(|p| icmp::parse_echo_reply(packet, p.peer, p.local, p.ident).is_ok())
+    }
+
+    /// An IPv4 packet from the link into the TUN device. The server takes only the peer's
+    /// own address as the source (no spoofing from behind a client), and clamps the MSS of
+    /// TCP SYNs to the link's MTU (seed 001 §3.2).
+    fn ipv4_to_tun(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        info: &LinkInfo,
+        packet: &[u8],
+    ) {
+        let src = packet
+            .get(12..16)
+            .map(|b| Ipv4Addr::new(b[0], b[1], b[2], b[3]));
+        if self.client.is_none() && src != Some(info.peer) {
+            self.drop_ip(
+                now,
+                session,
+                packet.len(),
+                &"source is not the peer's address",
+            );
+            return;
+        }
+        // Only a TCP SYN is rewritten (its MSS); everything else goes as it came.
+        let ihl = usize::from(packet[0] & 0x0f) * 4;
+        let syn = packet.get(9) == Some(&6) && packet.get(ihl + 13).is_some_and(|f| f & 0x02 != 0);
+        let mut owned = Vec::new();
+        let buf: &[u8] = if syn {
+            owned.extend_from_slice(packet);
+            sras_stack::mtu::clamp_mss_ipv4(&mut owned, info.peer_mru.min(info.mru));
+            &owned
+        } else {
+            packet
+        };
+        if let Some(tun) = &self.tun {
+            match tun.try_send(buf) {
+                Ok(true) => {}
+                Ok(false) => self.drop_ip(now, session, packet.len(), &"TUN queue full"),
+                Err(e) => self.drop_ip(now, session, packet.len(), &e),
+            }
+        }
+    }
+
+    /// A packet read from the TUN device: to the session of its destination (server), or
+    /// to the one link (client).
+    pub(super) fn on_tun_packet(&mut self, now: Instant, packet: &mut [u8]) {
+        if packet.first().is_none_or(|b| b >> 4 != 4) || packet.len() < 20 {
+            return;
+        }
+        let session = if let Some(c) = &self.client {
+            c.session
+        } else {
+            let dst = Ipv4Addr::new(packet[16], packet[17], packet[18], packet[19]);
+            self.ppp.by_lease.get(&dst).copied()
+        };
+        let Some(session) = session else {
+            if let Some(suppressed) = self.ppp.log.check(now) {
+                debug!(
+                    len = packet.len(),
+                    suppressed, "packet from the TUN device for no session: dropped"
+                );
+            }
+            return;
+        };
+        let Some(info) = self.ppp.links.get(&session).and_then(|p| p.up.clone()) else {
+            return;
+        };
+        if packet.len() > usize::from(info.peer_mru) {
+            self.drop_ip(now, session, packet.len(), &"larger than the peer's MRU");
+            return;
+        }
+        sras_stack::mtu::clamp_mss_ipv4(packet, info.peer_mru.min(info.mru));
+        self.send_ip(session, packet);
+    }
+
+    /// Addresses leased now.
+    pub(super) fn pool_in_use(&self) -> usize {
+        self.ppp.pool.as_ref().map_or(0, Pool::in_use)
+    }
+
+    /// Counts and drops an IP packet.
     fn drop_ip(
         &mut self,
         now: Instant,
@@ -464,6 +570,7 @@ impl Driver {
             pool,
             links,
             dirty,
+            by_lease,
             ..
         } = &mut self.ppp;
         let Some(p) = links.get_mut(&session) else {
@@ -500,6 +607,7 @@ impl Driver {
                 }
                 Some(a) => {
                     p.lease = Some(a);
+                    by_lease.insert(a, session);
                     info!(local_sid = sid, user = ?r.user, method, peer_ip = %a, "PPP login accepted");
                     r.accept_with_password(u.password.as_str(), Some(a))
                 }
@@ -517,6 +625,7 @@ impl Driver {
         };
         if let (Some(a), Some(pool)) = (p.lease, &mut self.ppp.pool) {
             pool.release(a);
+            self.ppp.by_lease.remove(&a);
         }
         let stats = p.link.stats();
         info!(
@@ -560,6 +669,29 @@ impl Driver {
             return;
         }
         c.ppp_up = true;
+        if self.tun.is_none() {
+            if let Some(plan) = self.tun_plan.clone() {
+                let setup = crate::tun::TunSetup {
+                    name: plan.name.clone(),
+                    mtu: plan.mtu.min(info.peer_mru),
+                    address: Some(info.local),
+                    peer: Some(info.peer),
+                    routes: plan.routes.clone(),
+                };
+                match crate::tun::Tun::create(&setup) {
+                    Ok(t) => {
+                        info!(device = t.name(), local = %info.local, peer = %info.peer, routes = ?plan.routes, "TUN device up");
+                        self.tun = Some(t);
+                    }
+                    Err(e) => {
+                        warn!(error = %e, device = %plan.name, "cannot create the TUN device: IP goes nowhere")
+                    }
+                }
+            }
+        }
+        let Some(c) = self.client.as_mut().filter(|c| c.session == Some(session)) else {
+            return;
+        };
         println!(
             "PPP UP local={} peer={} dns={}",
             info.local,

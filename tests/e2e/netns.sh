@@ -1,0 +1,127 @@
+#!/bin/bash
+# End to end in network namespaces: an sras server and an sras client (IKE + ESP + L2TP + PPP
+# over TUN devices), a ping and a TCP transfer through the tunnel with a checksum compared at
+# both ends, then teardown from the client, and a check that the server kept nothing.
+#   tests/e2e/netns.sh [SRAS_BINARY] [MEGABYTES] [natt|esp]
+# Root. Prints "E2E: passed ..." last and exits 0 on success.
+set -uo pipefail
+REPO=$(cd "$(dirname "$0")/../.." && pwd)
+SRAS=${1:-$REPO/target/release/sras}
+MB=${2:-100}
+MODE=${3:-esp}
+OUT=$REPO/target/e2e
+mkdir -p "$OUT"
+S=sras-e2e-s C=sras-e2e-c B=sras-e2e-b
+fail() { echo "E2E: FAILED: $*"; tail -n 30 "$OUT/server.log" "$OUT/client.log" 2>/dev/null; exit 1; }
+cleanup() {
+  [ -n "${CPID:-}" ] && kill "$CPID" 2>/dev/null
+  [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
+  sleep 0.5
+  ip netns del $S 2>/dev/null; ip netns del $C 2>/dev/null; ip netns del $B 2>/dev/null
+}
+trap cleanup EXIT
+cleanup
+ip netns add $S && ip netns add $C && ip netns add $B || fail "cannot create namespaces"
+ip link add e2e-s type veth peer name e2e-c
+ip link set e2e-s netns $S; ip link set e2e-c netns $C
+ip -n $S addr add 192.0.2.1/24 dev e2e-s; ip -n $S link set e2e-s up; ip -n $S link set lo up
+ip -n $C addr add 192.0.2.3/24 dev e2e-c; ip -n $C link set e2e-c up; ip -n $C link set lo up
+# A host behind the server.
+ip link add e2e-b0 type veth peer name e2e-b1
+ip link set e2e-b0 netns $S; ip link set e2e-b1 netns $B
+ip -n $S addr add 10.99.2.1/24 dev e2e-b0; ip -n $S link set e2e-b0 up
+ip -n $B addr add 10.99.2.2/24 dev e2e-b1; ip -n $B link set e2e-b1 up; ip -n $B link set lo up
+ip -n $B route add default via 10.99.2.1
+ip netns exec $S sysctl -qw net.ipv4.ip_forward=1
+FORCE=false; [ "$MODE" = natt ] && FORCE=true
+cat >"$OUT/server.toml" <<EOT
+[l2tp]
+listen = "192.0.2.1:1701"
+[ike]
+listen = "192.0.2.1"
+keylog = "$OUT/server.keylog"
+[[ike.psk]]
+peer = "*"
+secret = "e2e-psk"
+[ppp]
+local_ip = "198.51.100.1"
+pool = "198.51.100.10-198.51.100.20"
+auth = ["mschapv2"]
+[tun]
+name = "sras-e2e%d"
+[[users]]
+name = "e2e"
+password = "e2e-password"
+EOT
+cat >"$OUT/client.toml" <<EOT
+[client]
+server = "192.0.2.1"
+user = "e2e"
+password = "e2e-password"
+auth = ["mschapv2"]
+ping_count = 1
+[ike]
+listen = "192.0.2.3"
+force_encapsulation = $FORCE
+[[ike.psk]]
+peer = "192.0.2.1"
+secret = "e2e-psk"
+[tun]
+name = "sras-e2ec%d"
+routes = ["10.99.2.0/24"]
+EOT
+ip netns exec $S "$SRAS" -v server -c "$OUT/server.toml" >"$OUT/server.log" 2>&1 &
+SPID=$!
+sleep 1
+T0=$(date +%s.%N)
+ip netns exec $C "$SRAS" -v connect -c "$OUT/client.toml" --timeout 30 >"$OUT/client.log" 2>&1 &
+CPID=$!
+for i in $(seq 300); do grep -q "PPP UP" "$OUT/client.log" && break; kill -0 $CPID 2>/dev/null || fail "client exited"; sleep 0.1; done
+grep -q "PPP UP" "$OUT/client.log" || fail "no PPP link within 30 s"
+T1=$(date +%s.%N)
+sleep 0.5
+ip netns exec $C ping -c 3 -i 0.2 -W 2 10.99.2.2 >"$OUT/ping.log" 2>&1 || fail "ping through the tunnel: $(cat "$OUT/ping.log")"
+# The transfer: MB megabytes of random data, sha256 on both ends.
+head -c "${MB}M" /dev/urandom >"$OUT/data.bin"
+WANT=$(sha256sum <"$OUT/data.bin" | cut -d' ' -f1)
+ip netns exec $B python3 - "$OUT/recv.bin" >/dev/null 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.2.2", 5001)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60)
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(1 << 16)
+        if not b: break
+        f.write(b)
+PY
+RPID=$!
+sleep 0.5
+X0=$(date +%s.%N)
+ip netns exec $C python3 - "$OUT/data.bin" <<'PY' || fail "transfer"
+import socket, sys
+s = socket.create_connection(("10.99.2.2", 5001), timeout=60)
+with open(sys.argv[1], "rb") as f:
+    while True:
+        b = f.read(1 << 16)
+        if not b: break
+        s.sendall(b)
+s.close()
+PY
+wait $RPID
+X1=$(date +%s.%N)
+GOT=$(sha256sum <"$OUT/recv.bin" | cut -d' ' -f1)
+[ "$WANT" = "$GOT" ] || fail "checksum differs: sent $WANT received $GOT"
+# Teardown from the client: SIGTERM -> LCP terminate, CDN, StopCCN, then IKE Deletes.
+kill -TERM $CPID; wait $CPID; RC=$?; CPID=
+[ $RC = 0 ] || fail "client exited $RC"
+for i in $(seq 100); do grep -q "peer gone" "$OUT/server.log" && break; sleep 0.1; done
+LINE=$(grep "peer gone" "$OUT/server.log" | tail -1)
+for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
+  echo "$LINE" | grep -q "$f" || fail "server kept state: $LINE"
+done
+kill -TERM $SPID; wait $SPID; RC=$?; SPID=
+[ $RC = 0 ] || fail "server exited $RC"
+CONNECT=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.2f", b-a}')
+RATE=$(awk -v a="$X0" -v b="$X1" -v mb="$MB" 'BEGIN{printf "%.0f", mb*8/(b-a)}')
+echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, teardown clean)"
