@@ -12,6 +12,13 @@
 #                                         both roles; tshark decrypts ISAKMP and ESP with sras's keylog (8 runs)
 #   tests/interop/run.sh ike-reference    charon (VM cli) <-> charon (VM srv) with the same configs and
 #                                         checks, keys read from charon's level-4 log and `ip xfrm state` (5 runs)
+#   tests/interop/run.sh linux-reference  L2TP/IPsec, the classic Linux stacks against each other: charon +
+#                                         xl2tpd LAC + pppd (VM cli) -> charon + xl2tpd LNS + pppd (VM srv),
+#                                         MS-CHAPv2, ping and 20 MB through the tunnel; raw ESP and NAT-T (2 runs)
+#   tests/interop/run.sh client-linux     the same Linux client (VM cli) -> `sras server` (IPsec, TUN sras0) in
+#                                         netns tbhost; ping and 20 MB to netns tbbehind behind it (2 runs)
+#   tests/interop/run.sh server-linux     `sras connect` (TUN sras-c0) -> the Linux server (VM srv); ping and
+#                                         20 MB to 10.99.3.1 behind it (2 runs)
 #
 # Run as root from anywhere. Environment:
 #   SRAS_TESTBED=DIR   the testbed scripts (default: ../shared/testbed beside the repository)
@@ -23,14 +30,16 @@
 #   INTEROP_CHARON_REKEY=yes  ike suites: charon with its default lifetimes instead of rekey=no (which
 #                      makes it propose Life-Duration 0); INTEROP_IKE_PROPOSAL / INTEROP_ESP_PROPOSAL:
 #                      the charon initiator's single proposal (default aes256-sha256-modp2048 / aes256-sha256)
+#   INTEROP_XFER_MB=N  L2TP/IPsec suites: size of the TCP transfer through the tunnel (default 20)
+#   INTEROP_XFER_TIMEOUT=SECS  ... and how long it may take (default 240)
 # Output: target/interop/<suite>-<case>.{pcap,sras.log,xl2tpd.log,ppp.log,...}; the last line is the verdict:
 #   INTEROP l2tp: 6/6 passed (lns-plain 2.3s, ...)
 set -uo pipefail
 
 SUITE=${1:-}
 case "$SUITE" in
-  l2tp | ppp | l2tp-reference | ike | ike-reference) ;;
-  *) echo "usage: $0 l2tp|ppp|l2tp-reference|ike|ike-reference" >&2; exit 2 ;;
+  l2tp | ppp | l2tp-reference | ike | ike-reference | linux-reference | client-linux | server-linux) ;;
+  *) echo "usage: $0 l2tp|ppp|l2tp-reference|ike|ike-reference|linux-reference|client-linux|server-linux" >&2; exit 2 ;;
 esac
 [ "$(id -u)" = 0 ] || { echo "$0: run as root (network namespaces, VMs)" >&2; exit 2; }
 
@@ -72,6 +81,9 @@ cleanup() {
   case "$SUITE" in ike*)
     nft_unfreeze >/dev/null 2>&1
     for vm in "${VMS_USED[@]}"; do charon_stop "$vm" >/dev/null 2>&1; done ;;
+  *-linux | linux-*)
+    for vm in "${VMS_USED[@]}"; do lx_stop_vm "$vm"; done
+    behind_down ;;
   esac
   if [ -n "${INTEROP_STOP:-}" ]; then
     for vm in "${VMS_USED[@]}"; do "$TESTBED/stop-vm.sh" "$vm"; done
@@ -127,8 +139,8 @@ xl2tpd_stop() { # VM
   vm_exec "$1" "systemctl stop $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null; true"
 }
 
-xl2tpd_start() { # VM CONF_FILE [PPPD_OPTIONS_FILE]
-  local vm=$1 conf=$2 opts=${3:-} tmp
+xl2tpd_start() { # VM CONF_FILE [PPPD_OPTIONS_FILE] [ipsec]   (ipsec: keep charon running)
+  local vm=$1 conf=$2 opts=${3:-} keep=${4:-} tmp
   tmp=$(mktemp -d)
   printf '# us them secret (test only)\n* * %s\n' "$SECRET" >"$tmp/secrets"
   if [ -z "$opts" ]; then
@@ -148,7 +160,7 @@ xl2tpd_start() { # VM CONF_FILE [PPPD_OPTIONS_FILE]
   rm -rf "$tmp"
   [ $rc = 0 ] || return 1
   vm_exec "$vm" "
-    systemctl stop xl2tpd strongswan-starter $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null
+    systemctl stop xl2tpd $([ "$keep" = ipsec ] || echo strongswan-starter) $XL2TPD_UNIT 2>/dev/null; systemctl reset-failed $XL2TPD_UNIT 2>/dev/null
     modprobe -a l2tp_ppp ppp_generic 2>/dev/null
     mkdir -p /var/run/xl2tpd; rm -f $XL2TPD_LOG $PPPD_LOG /etc/ppp/resolv.conf
     systemd-run --quiet --unit=$XL2TPD_UNIT --collect -p StandardOutput=append:$XL2TPD_LOG -p StandardError=inherit \
@@ -1428,6 +1440,670 @@ run_ike_ref_delete_case() {
   if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
 }
 
+# --- the L2TP/IPsec suites: linux-reference, client-linux, server-linux -----------------------------
+# The whole classic stack: charon (IKEv1 PSK, ESP transport mode for UDP/1701, as NetworkManager-l2tp
+# configures it) + xl2tpd + pppd (MS-CHAPv2) in the VMs, against each other (linux-reference) or against
+# `sras server` / `sras connect` in netns tbhost; a 20 MB TCP transfer through the tunnel each time.
+LX_DIR=$REPO/tests/interop/linux     # xfer.pl: the TCP sender and sink (the VMs have perl, no nc/socat/python)
+LX_XFER=/usr/local/bin/sras-interop-xfer
+LX_XFER_MB=${INTEROP_XFER_MB:-20}
+LX_XFER_PORT=47011                   # no protocol tshark would dissect on it
+LX_XFER_TIMEOUT=${INTEROP_XFER_TIMEOUT:-240}
+LX_SRC=/var/tmp/sras-interop-xfer.in     # in the VMs
+LX_SINK_OUT=/var/tmp/sras-interop-xfer.out
+LX_SINK_LOG=/var/log/sras-interop-sink.log
+LX_SINK_UNIT=sras-sink
+LX_TEARDOWN=15                       # seconds the teardown may take after the trigger
+LX_PPP_MTU=1400                      # the client pppd's mtu/mru (NetworkManager-l2tp's default)
+BEHIND_NS=tbbehind                   # client-linux: a host behind the sras server
+BEHIND_GW=10.99.2.1                  # tbhost's end of the veth pair
+BEHIND_IP=10.99.2.2
+BEHIND_NET=10.99.2.0/24
+SRV_BEHIND_IP=10.99.3.1              # server-linux: an address behind the Linux server (dummy in VM srv)
+SRV_BEHIND_NET=10.99.3.0/24
+SRV_DUMMY=srasbehind0
+SRAS_TUN_SERVER=sras0
+SRAS_TUN_CLIENT=sras-c0
+
+# ipsec.conf for the L2TP/IPsec stack. client: the NetworkManager-l2tp shape (type=transport,
+# leftprotoport=17/1701 rightprotoport=17/1701, keyexchange=ikev1, authby=secret; one proposal,
+# forceencaps for natt); server: the testbed's (right=%any, any client port, both proposals).
+lx_charon_conf() { # ROLE(client|server) ME PEER [natt]
+  local role=$1 me=$2 peer=$3 natt=no ike=$IKE_PROPOSAL esp=$ESP_PROPOSAL
+  [ "${4:-}" = natt ] && natt=yes ike=$IKE_PROPOSAL_NATT esp=$ESP_PROPOSAL_NATT
+  cat <<EOF
+# written by sras tests/interop/run.sh: L2TP/IPsec $role (charon IKEv1 PSK, ESP transport for UDP/1701)
+config setup
+    uniqueids=no
+    charondebug="ike 4, chd 4, knl 2, cfg 2, net 2, job 2"
+
+conn sras
+    keyexchange=ikev1
+    authby=secret
+    type=transport
+    left=$me
+    leftprotoport=17/1701
+EOF
+  if [ "$role" = client ]; then
+    printf '    right=%s\n    rightid=%%any\n    rightprotoport=17/1701\n    ike=%s!\n    esp=%s!\n    keyingtries=1\n' \
+      "$peer" "$ike" "$esp"
+  else
+    printf '    right=%%any\n    rightprotoport=17/%%any\n    ike=%s,%s!\n    esp=%s,%s!\n' \
+      "$IKE_PROPOSAL" "$IKE_PROPOSAL_NATT" "$ESP_PROPOSAL" "$ESP_PROPOSAL_NATT"
+  fi
+  cat <<EOF
+    rekey=$CHARON_REKEY
+    forceencaps=$natt
+    dpddelay=30s
+    dpdtimeout=120s
+    dpdaction=clear
+    auto=add
+EOF
+}
+
+lx_xl2tpd_conf() { # ROLE(lac|lns) [LNS_IP]
+  cat <<EOF
+; written by sras tests/interop/run.sh: L2TP under IPsec (transport mode, UDP/1701)
+[global]
+port = 1701
+$([ "$1" = lns ] && echo "listen-addr = $SRV_IP")
+auth file = /etc/xl2tpd/sras-interop.secrets
+debug tunnel = yes
+debug state = yes
+
+EOF
+  if [ "$1" = lns ]; then
+    cat <<EOF
+[lns default]
+ip range = $PPP_POOL_FIRST-$PPP_POOL_LAST
+local ip = $PPP_LOCAL
+require authentication = yes
+name = tb-lns
+EOF
+  else
+    cat <<EOF
+[lac sras]
+lns = $2
+autodial = no
+redial = no
+require authentication = no
+EOF
+  fi
+  cat <<EOF
+hostname = tb-$1
+length bit = yes
+ppp debug = yes
+pppoptfile = /etc/ppp/options.sras-interop
+EOF
+}
+
+# The client's pppd: MS-CHAPv2 only, as NetworkManager-l2tp runs it (mtu/mru 1400).
+lx_pppd_client() {
+  pppd_options_client mschapv2
+  printf 'mtu %s\nmru %s\n' "$LX_PPP_MTU" "$LX_PPP_MTU"
+}
+
+# The Linux server stack in VM srv: charon responder, xl2tpd LNS, pppd requiring MS-CHAPv2.
+lx_server_start() { # BASE
+  local base=$1
+  lx_charon_conf server "$SRV_IP" any >"$base.srv.ipsec.conf"
+  lx_xl2tpd_conf lns >"$base.srv.xl2tpd.conf"
+  pppd_options_server mschapv2 >"$base.srv.pppd.options"
+  charon_start srv "$base.srv.ipsec.conf" psk srv >>"$base.vm.out" 2>&1 || { echo "charon did not start in srv"; return 1; }
+  xl2tpd_start srv "$base.srv.xl2tpd.conf" "$base.srv.pppd.options" ipsec >>"$base.vm.out" 2>&1 ||
+    { echo "xl2tpd did not start in srv"; return 1; }
+}
+
+# The Linux client stack in VM cli, configured for SERVER, started but not connected.
+lx_client_start() { # BASE SERVER_IP [natt]
+  local base=$1 server=$2 natt=${3:-}
+  lx_charon_conf client "$CLI_IP" "$server" $natt >"$base.cli.ipsec.conf"
+  lx_xl2tpd_conf lac "$server" >"$base.cli.xl2tpd.conf"
+  lx_pppd_client >"$base.cli.pppd.options"
+  charon_start cli "$base.cli.ipsec.conf" psk cli >>"$base.vm.out" 2>&1 || { echo "charon did not start in cli"; return 1; }
+  xl2tpd_start cli "$base.cli.xl2tpd.conf" "$base.cli.pppd.options" ipsec >>"$base.vm.out" 2>&1 ||
+    { echo "xl2tpd did not start in cli"; return 1; }
+  timeout 60 "$TBCTL" push cli "$LX_DIR/xfer.pl" "$LX_XFER" 0755 >/dev/null &&
+    vm_exec cli "rm -f $LX_SRC; dd if=/dev/urandom of=$LX_SRC bs=1M count=$LX_XFER_MB status=none" ||
+    { echo "could not prepare the transfer file in cli"; return 1; }
+}
+
+# Connects the client stack in VM cli as NetworkManager-l2tp does: `ipsec up`, then the L2TP call;
+# waits for a ppp interface with an address. Sets LX_PPP to "<ifname> <local> <peer>" (empty if none)
+# and LX_T_EST (seconds from `ipsec up`).
+LX_T_EST=
+LX_PPP=
+lx_client_connect() { # BASE
+  local base=$1 t1 out
+  LX_T_EST= LX_PPP=
+  t1=$(now)
+  if ! vm_exec cli "timeout $ESTABLISH_TIMEOUT ipsec up sras" >>"$base.vm.out" 2>&1; then
+    log "    ipsec up failed: $(grep -E 'failed|error|timeout|retransmit|no ' "$base.vm.out" | tail -2 | tr '\n' ' ')"
+    return 1
+  fi
+  xl2tpd_dial cli sras
+  out=$(vm_exec cli "
+    for i in \$(seq $((ESTABLISH_TIMEOUT * 4))); do
+      ip -4 -o addr | grep -qE '^[0-9]+: ppp[0-9]+ .* inet ' && break; sleep 0.25
+    done
+    ip -4 -o addr | grep -E '^[0-9]+: ppp[0-9]+ ' | head -1")
+  LX_T_EST=$(elapsed "$t1" "$(now)")
+  LX_PPP=$(sed -n 's/^[0-9]*: \(ppp[0-9]*\) *inet \([0-9.]*\) peer \([0-9.]*\).*/\1 \2 \3/p' <<<"$out")
+}
+
+# Disconnects as NetworkManager-l2tp does: the L2TP tunnel first (xl2tpd sends CDN and StopCCN and waits
+# for the acknowledgement), then `ipsec down` (charon's Deletes). Sets LX_T_DOWN (the trigger time).
+LX_T_DOWN=
+lx_client_disconnect() { # BASE
+  LX_T_DOWN=$(now)
+  vm_exec cli "echo 'd sras' > /var/run/xl2tpd/l2tp-control
+    for i in \$(seq 40); do grep -qE 'Connection [0-9]* *closed to' $XL2TPD_LOG && break; sleep 0.25; done
+    sleep 1" >/dev/null 2>&1
+  vm_exec cli "ipsec down sras" >>"$1.vm.out" 2>&1
+}
+
+# ping -c 3 from VM to DST (the summary lines). Once a TCG VM's agent call hung for its whole 90 s
+# around such a ping: bounded, numeric, and tried again once if nothing came back.
+vm_ping() { # VM DST
+  local out
+  out=$(timeout 30 "$TBCTL" exec "$1" -t 25 "timeout 20 ping -n -c 3 -i 0.5 -W 3 $2 2>&1 | tail -2")
+  [ -n "$out" ] || out=$(timeout 30 "$TBCTL" exec "$1" -t 25 "timeout 20 ping -n -c 3 -i 0.5 -W 3 $2 2>&1 | tail -2")
+  printf '%s\n' "$out"
+}
+
+# Waits up to SECS for `ip xfrm state` in VM to be empty.
+vm_xfrm_empty() { # VM SECS
+  vm_exec "$1" "for i in \$(seq $(($2 * 4))); do [ -z \"\$(ip xfrm state)\" ] && exit 0; sleep 0.25; done; ip xfrm state | grep -E '^src'; exit 1"
+}
+
+# The TCP sink in a VM (a transient unit: nothing started from the agent may outlive its call).
+vm_sink_start() { # VM
+  timeout 60 "$TBCTL" push "$1" "$LX_DIR/xfer.pl" "$LX_XFER" 0755 >/dev/null &&
+    vm_exec "$1" "systemctl stop $LX_SINK_UNIT 2>/dev/null; systemctl reset-failed $LX_SINK_UNIT 2>/dev/null
+      rm -f $LX_SINK_OUT $LX_SINK_LOG
+      systemd-run --quiet --unit=$LX_SINK_UNIT --collect -p StandardOutput=truncate:$LX_SINK_LOG -p StandardError=inherit \
+        $LX_XFER sink 0.0.0.0 $LX_XFER_PORT $LX_SINK_OUT $((LX_XFER_TIMEOUT + 60))
+      for i in \$(seq 50); do grep -q LISTENING $LX_SINK_LOG 2>/dev/null && exit 0; sleep 0.1; done
+      cat $LX_SINK_LOG; exit 1"
+}
+# Waits for the VM's sink to finish; prints its line and the SHA-256 of what it received.
+vm_sink_result() { # VM
+  vm_exec "$1" "for i in \$(seq 100); do grep -qE 'SINK|sink:' $LX_SINK_LOG && break; sleep 0.1; done
+    grep -E 'SINK|sink:' $LX_SINK_LOG; sha256sum $LX_SINK_OUT 2>/dev/null | cut -d' ' -f1; rm -f $LX_SINK_OUT"
+}
+vm_sink_stop() { # VM
+  vm_exec "$1" "systemctl stop $LX_SINK_UNIT 2>/dev/null; systemctl reset-failed $LX_SINK_UNIT 2>/dev/null; rm -f $LX_SINK_OUT; true"
+}
+
+# Sends the prepared file from VM cli to DST; prints xfer.pl's line and the file's SHA-256.
+vm_send() { # DST
+  timeout $((LX_XFER_TIMEOUT + 30)) "$TBCTL" exec cli -t $((LX_XFER_TIMEOUT + 10)) \
+    "sha256sum $LX_SRC | cut -d' ' -f1; $LX_XFER send $1 $LX_XFER_PORT $LX_SRC $LX_XFER_TIMEOUT 2>&1"
+}
+
+# Compares the two SHA-256 lines of a transfer; appends to WHY, clears OK on a mismatch.
+xfer_check() { # WHAT SENT_SHA RECEIVED_SHA SECONDS
+  local mbs
+  if [ -z "$2" ] || [ "$2" != "$3" ]; then
+    ok=0; why="$why; $1: sha256 differs (sent ${2:-none}, received ${3:-none})"
+    log "    $1: FAILED (sent ${2:-none}, received ${3:-none})"
+  else
+    mbs=$(awk -v s="$4" -v m="$LX_XFER_MB" 'BEGIN{ if (s > 0) printf "%.2f", m / s; else print "?" }')
+    log "    $1: $LX_XFER_MB MB in ${4}s ($mbs MB/s), sha256 ${2:0:16}... equal"
+  fi
+}
+
+# netns tbbehind behind netns tbhost (veth, 10.99.2.0/24), forwarding on in tbhost.
+LX_FWD_SAVED=
+behind_up() {
+  behind_down
+  LX_FWD_SAVED=$(ip netns exec "$NS" sysctl -n net.ipv4.ip_forward)
+  ip netns add "$BEHIND_NS" &&
+    ip -n "$NS" link add tbbh0 type veth peer name tbbh1 netns "$BEHIND_NS" &&
+    ip -n "$NS" addr add "$BEHIND_GW/24" dev tbbh0 && ip -n "$NS" link set tbbh0 up &&
+    ip -n "$BEHIND_NS" link set lo up &&
+    ip -n "$BEHIND_NS" addr add "$BEHIND_IP/24" dev tbbh1 && ip -n "$BEHIND_NS" link set tbbh1 up &&
+    ip -n "$BEHIND_NS" route add default via "$BEHIND_GW" &&
+    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+}
+behind_down() {
+  ip -n "$NS" link del tbbh0 2>/dev/null
+  ip netns del "$BEHIND_NS" 2>/dev/null
+  [ -n "$LX_FWD_SAVED" ] && ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward="$LX_FWD_SAVED"
+  true
+}
+
+# Checks an L2TP/IPsec capture: no UDP/1701 in the clear (but see below); ESP (raw, or in UDP/4500 for
+# natt, and only so); with the keys in UATS_FILE, no malformed frame (byte-identical ISAKMP
+# retransmissions excepted, as in ike_pcap_check), no bad ICV, and L2TP and PPP (and IP) decrypted from
+# the ESP. The TCP transfer's port is decoded as data: its random bytes are not a protocol (left to
+# its heuristics, tshark takes them for Thrift, and spends minutes on it).
+# Cleartext UDP/1701 fails the check, except what the VMs at LATE_IPS send after T_DOWN (the epoch of
+# the disconnect trigger): pppd retransmits its LCP Terminate-Request after xl2tpd has closed the
+# tunnel, and once the SAs are deleted (by either side) the kernel sends it in the clear. That is the
+# Linux client stack's doing, and it is counted and reported, not failed.
+LX_LATE_CLEAR=0
+lx_pcap_check() { # PCAP UATS_FILE NATT(natt|-) LATE_IPS T_DOWN   (LATE_IPS: one address or several, comma-separated)
+  local pcap=$1 natt=${3:-} late_ip=${4:-none} t_down=${5:-0} u
+  local opts=(-o esp.enable_encryption_decode:TRUE -o esp.enable_authentication_check:TRUE -d "tcp.port==$LX_XFER_PORT,data")
+  while IFS= read -r u; do [ -n "$u" ] && opts+=(-o "$u"); done <"$2"
+  local clear late n_raw n_udp retrans malformed counts
+  read -r clear late < <(tcpdump -tt -nr "$pcap" 'udp port 1701' 2>/dev/null |
+    awk -v ips="$late_ip" -v t="$t_down" '
+      BEGIN { n = split(ips, ip, ",") }
+      { for (i = 1; i <= n; i++) if (index($3, ip[i] ".") == 1 && $1 + 0 >= t + 0) { late++; next }; bad++ }
+      END { print bad + 0, late + 0 }')
+  LX_LATE_CLEAR=$late
+  n_raw=$(tcpdump -nr "$pcap" 'ip proto 50' 2>/dev/null | wc -l)
+  n_udp=$(tcpdump -nr "$pcap" 'udp port 4500 and udp[8:4] != 0' 2>/dev/null | wc -l)   # non-ESP marker: ESP
+  retrans=$(tshark -r "$pcap" -Y isakmp -T fields -e frame.number -e udp.payload 2>/dev/null |
+    awk -F'\t' '$2 != "" { if (seen[$2]++) printf "%s ", $1 }')
+  malformed=$(tshark -r "$pcap" "${opts[@]}" -Y _ws.malformed -T fields -e frame.number 2>/dev/null |
+    while read -r f; do case " $retrans" in *" $f "*) ;; *) printf '%s ' "$f" ;; esac; done)
+  # One decoding pass: per frame its protocol stack and ICV verdicts.
+  counts=$(tshark -r "$pcap" "${opts[@]}" -T fields -E separator=/t -e frame.protocols -e esp.icv_good -e esp.icv_bad 2>/dev/null |
+    awk -F'\t' '
+      $1 ~ /:esp/ { esp++ }
+      $1 ~ /:esp:udp:l2tp/ { l2tp++ }
+      $1 ~ /:esp:udp:l2tp:ppp/ { ppp++ }
+      $1 ~ /:esp:udp:l2tp:ppp:(lcp|chap|ipcp)/ { ctl++ }
+      $1 ~ /:esp:udp:l2tp:ppp:ip:/ { ip++ }
+      $1 ~ /:esp/ && $1 !~ /:esp:udp/ { undec++ }
+      $2 ~ /^(1|True)/ { good++ }
+      $3 ~ /^(1|True)/ { bad++ }
+      $1 ~ /:isakmp/ { isakmp++ }
+      END { printf "%d %d %d %d %d %d %d %d %d\n", esp, l2tp, ppp, ctl, ip, undec, good, bad, isakmp }')
+  local esp l2tp ppp ctl ip undec good bad isakmp
+  read -r esp l2tp ppp ctl ip undec good bad isakmp <<<"$counts"
+  local summary="esp $esp (raw $n_raw, in udp/4500 $n_udp; decrypted: l2tp $l2tp, ppp $ppp of which lcp/chap/ipcp $ctl and ip $ip; not decrypted $undec; icv good $good, bad $bad), isakmp $isakmp, cleartext udp/1701 $clear (+ $late from $late_ip after the disconnect)"
+  if [ "$clear" -gt 0 ]; then echo "tshark: L2TP in the clear; $summary"; return 1; fi
+  if [ -n "${malformed// /}" ]; then echo "tshark: malformed frames $malformed; $summary"; return 1; fi
+  if [ "$natt" = natt ] && { [ "$n_udp" -lt 1 ] || [ "$n_raw" -gt 0 ]; }; then echo "tshark: NAT-T wanted, ESP not (only) in UDP/4500; $summary"; return 1; fi
+  if [ "$natt" != natt ] && { [ "$n_raw" -lt 1 ] || [ "$n_udp" -gt 0 ]; }; then echo "tshark: raw ESP wanted; $summary"; return 1; fi
+  if [ "${l2tp:-0}" -lt 1 ] || [ "${ppp:-0}" -lt 1 ] || [ "${ip:-0}" -lt 1 ] || [ "${undec:-1}" -gt 0 ] || [ "${bad:-1}" -gt 0 ]; then
+    echo "tshark: ESP not (all) decrypted to L2TP/PPP; $summary"; return 1
+  fi
+  echo "tshark: none malformed; $summary"
+}
+
+# Writes BASE.uats (MODE keylog: from sras's keylog BASE.keys; vm: Ka from CHARON_LOG, the ESP keys from
+# BASE.xfrm, a VM's `ip xfrm state`) and checks the capture; when the keylog does not decode, tries the
+# VM's keys to tell a keylog problem from a traffic problem.
+lx_check_capture() { # BASE MODE(keylog|vm) CHARON_LOG NATT(natt|-) LATE_IP T_DOWN
+  local base=$1 mode=$2 clog=$3 natt=$4 late_ip=$5 t_down=$6 pc pc2
+  if [ "$mode" = keylog ]; then
+    keylog_to_uats "$base.keys" >"$base.uats" 2>/dev/null
+    [ -s "$base.uats" ] || log "    (no usable lines in $base.keys)"
+  else
+    vm_uats "$clog" "$base.pcap" "$base.xfrm" >"$base.uats"
+  fi
+  if lx_pcap_check "$base.pcap" "$base.uats" "$natt" "$late_ip" "$t_down" >"$base.check"; then
+    pc=$(cat "$base.check")
+    log "    $pc"
+  else
+    pc=$(cat "$base.check")
+    ok=0; why="$why; $pc"
+    log "    $pc"
+    if [ "$mode" = keylog ] && [ -s "$base.xfrm" ]; then
+      vm_uats "$clog" "$base.pcap" "$base.xfrm" >"$base.vm-uats"
+      pc2=$(lx_pcap_check "$base.pcap" "$base.vm-uats" "$natt" "$late_ip" "$t_down")
+      log "    with the VM's keys instead ($base.vm-uats): $pc2"
+      why="$why (with the VM's keys: ${pc2#tshark: })"
+    fi
+  fi
+  [ "$LX_LATE_CLEAR" -gt 0 ] && log "    note: $LX_LATE_CLEAR cleartext UDP/1701 packet(s) from $late_ip after the disconnect (the SAs already gone): $(tcpdump -nr "$base.pcap" "udp port 1701 and not src host $HOST_IP" 2>/dev/null | sed 's/^[^ ]* IP //' | head -3 | tr '\n' ';')"
+  true
+}
+
+lx_pull_logs() { # BASE VM(cli|srv) PREFIX
+  charon_pull_log "$2" "$1.$3charon.log"
+  xl2tpd_pull_log "$2" "$1.$3xl2tpd.log"
+  pppd_pull_log "$2" "$1.$3ppp.log"
+}
+
+lx_stop_vm() { # VM
+  vm_exec "$1" "systemctl stop $LX_SINK_UNIT 2>/dev/null; systemctl reset-failed $LX_SINK_UNIT 2>/dev/null
+    rm -f $LX_SINK_OUT $LX_SRC; ip link del $SRV_DUMMY 2>/dev/null; true" >/dev/null 2>&1
+  xl2tpd_stop "$1" >/dev/null 2>&1
+  charon_stop "$1" >/dev/null 2>&1
+}
+
+lx_summary() { # BASE
+  local f
+  [ -f "$1.sras.log" ] && grep -E 'IKE (phase|delete)|established|peer gone|PPP|closed|ERROR|WARN|panicked' "$1.sras.log" |
+    grep -v DEBUG | head -20 | sed 's/^[^ ]* *//; s/^/    sras: /' >&2
+  for f in "$1".*charon.log; do
+    [ -f "$f" ] || continue
+    grep -E '(IKE_SA|CHILD_SA) .*established|received DELETE|failed|no shared key|no matching|behind NAT' "$f" |
+      grep -vE '^\S+ +\S+ \S+ \S+ <[^>]*>    ' | head -6 | sed 's/^[A-Z][a-z][a-z] *[0-9]* [0-9:]* //; s/^/    '"$(basename "$f" .log | sed 's/.*-psk-[a-z]*\.//')"': /' >&2
+  done
+  for f in "$1".*xl2tpd.log; do
+    [ -f "$f" ] || continue
+    grep -E 'Connection established|Call established|closed to|Unable to handle|Result code' "$f" | head -6 |
+      sed 's/^/    '"$(basename "$f" .log | sed 's/.*-psk-[a-z]*\.//')"': /' >&2
+  done
+  for f in "$1".*ppp.log; do
+    [ -f "$f" ] || continue
+    grep -E 'CHAP (Success|Failure)|MS-CHAP|local  IP|remote IP|Terminat|Connection terminated' "$f" | head -6 |
+      sed 's/^/    '"$(basename "$f" .log | sed 's/.*-psk-[a-z]*\.//')"': /' >&2
+  done
+}
+
+# linux-reference: the Linux client stack (VM cli) -> the Linux server stack (VM srv).
+run_lx_reference_case() { # VARIANT(psk-esp|psk-natt)
+  local v=$1 id=$1 natt="" base=$OUT/linux-reference-$1 ok=1 why="" t_est="" ppp="" r
+  LX_T_DOWN=
+  selected "$id" || return 0
+  [ "$v" = psk-natt ] && natt=natt
+  log "=== $id: charon + xl2tpd LAC + pppd (cli) -> charon + xl2tpd LNS + pppd (srv), MS-CHAPv2${natt:+, forceencaps=yes}"
+  rm -f "$base".*
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if r=$(lx_server_start "$base") && r=$(lx_client_start "$base" "$SRV_IP" $natt); then
+    lx_client_connect "$base"; ppp=$LX_PPP
+    t_est=$LX_T_EST
+    log "    cli: ${ppp:-no ppp interface} (${t_est}s after ipsec up)"
+    if [ -z "$ppp" ]; then
+      ok=0; why="no ppp interface with an address in cli within ${ESTABLISH_TIMEOUT}s: $(tail -2 "$base.vm.out" | tr '\n' ' ')"; t_est=""
+    else
+      local ifc addr peer
+      read -r ifc addr peer <<<"$ppp"
+      in_pool "$addr" || { ok=0; why="$why; cli got $addr, not from the pool"; }
+      [ "$peer" = "$PPP_LOCAL" ] || { ok=0; why="$why; cli's peer is $peer, not $PPP_LOCAL"; }
+      timeout 60 "$TBCTL" exec cli "ip xfrm state" >"$base.xfrm" 2>&1
+      vm_ipsec_state cli "$base.vm-state" "cli after establishment"
+      vm_ipsec_state srv "$base.vm-state" "srv after establishment"
+      [ "$natt" = natt ] && { grep -q 'encap type espinudp' "$base.xfrm" || { ok=0; why="$why; no UDP encapsulation in cli's ip xfrm state"; }; }
+      local p
+      p=$(vm_ping cli "$PPP_LOCAL")
+      log "    cli ping $PPP_LOCAL: $(head -1 <<<"$p")"
+      grep -qE ' [1-9][0-9]* received' <<<"$p" || { ok=0; why="$why; no ping reply from $PPP_LOCAL"; }
+      if vm_sink_start srv >>"$base.vm.out" 2>&1; then
+        local t0 out sent got secs
+        t0=$(now)
+        out=$(vm_send "$PPP_LOCAL")
+        secs=$(elapsed "$t0" "$(now)")
+        sent=$(head -1 <<<"$out")
+        got=$(vm_sink_result srv)
+        log "    cli: $(tail -1 <<<"$out"); srv: $(head -1 <<<"$got")"
+        xfer_check "cli -> $PPP_LOCAL (srv)" "$sent" "$(tail -1 <<<"$got")" "$secs"
+      else
+        ok=0; why="$why; the sink did not start in srv"
+      fi
+    fi
+    lx_client_disconnect "$base"
+    vm_xfrm_empty cli "$LX_TEARDOWN" >>"$base.vm.out" || { ok=0; why="$why; cli still has xfrm states ${LX_TEARDOWN}s after the disconnect"; }
+    vm_xfrm_empty srv "$LX_TEARDOWN" >>"$base.vm.out" || { ok=0; why="$why; srv still has xfrm states ${LX_TEARDOWN}s after the disconnect"; }
+    log "    disconnect to no xfrm state in cli and srv: $(elapsed "$LX_T_DOWN" "$(now)")s"
+  else
+    ok=0; why=$r
+  fi
+  capture_stop
+  lx_pull_logs "$base" cli cli.
+  lx_pull_logs "$base" srv srv.
+  lx_stop_vm cli; lx_stop_vm srv
+  [ -n "$t_est" ] && lx_check_capture "$base" vm "$base.cli.charon.log" "${natt:--}" "$CLI_IP,$SRV_IP" "${LX_T_DOWN:-0}"
+  lx_summary "$base"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+sras_lx_server_conf() { # KEYLOG
+  cat <<EOF
+# written by tests/interop/run.sh: sras server, L2TP/IPsec (IKEv1 PSK), MS-CHAPv2, TUN $SRAS_TUN_SERVER
+[l2tp]
+listen = "$HOST_IP:1701"
+
+[ike]
+listen = "$HOST_IP"
+keylog = "$1"
+
+[[ike.psk]]
+peer = "*"
+secret = "$IKE_PSK"
+
+[ppp]
+local_ip = "$PPP_LOCAL"
+pool = "$PPP_POOL_FIRST-$PPP_POOL_LAST"
+auth = ["mschapv2"]
+
+[tun]
+name = "$SRAS_TUN_SERVER"
+
+[[users]]
+name = "$PPP_USER"
+password = "$PPP_PASSWORD"
+EOF
+}
+
+sras_lx_client_conf() { # KEYLOG [natt]
+  cat <<EOF
+# written by tests/interop/run.sh: sras connect, L2TP/IPsec (IKEv1 PSK) to $SRV_IP, MS-CHAPv2, TUN $SRAS_TUN_CLIENT
+[client]
+server = "$SRV_IP"
+user = "$PPP_USER"
+password = "$PPP_PASSWORD"
+auth = ["mschapv2"]
+ping_count = 3
+
+[l2tp]
+host_name = "sras-client"
+
+[ike]
+listen = "$HOST_IP"
+keylog = "$1"
+$([ "${2:-}" = natt ] && echo "force_encapsulation = true")
+
+[[ike.psk]]
+peer = "$SRV_IP"
+secret = "$IKE_PSK"
+
+[tun]
+name = "$SRAS_TUN_CLIENT"
+routes = ["$SRV_BEHIND_NET"]
+EOF
+}
+
+# client-linux: the Linux client stack (VM cli) -> sras server in netns tbhost; traffic to netns tbbehind.
+run_lx_client_case() { # VARIANT(psk-esp|psk-natt)
+  local v=$1 id=$1 natt="" base=$OUT/client-linux-$1 ok=1 why="" t_est="" ppp="" r pid i
+  LX_T_DOWN=
+  selected "$id" || return 0
+  [ "$v" = psk-natt ] && natt=natt
+  log "=== $id: charon + xl2tpd LAC + pppd (cli) -> sras server $HOST_IP, MS-CHAPv2${natt:+, forceencaps=yes}; behind sras: $BEHIND_IP (netns $BEHIND_NS)"
+  rm -f "$base".*
+  sras_lx_server_conf "$base.keys" >"$base.sras.toml"
+  : >"$base.sras.log"
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ! behind_up; then
+    ok=0; why="could not set up netns $BEHIND_NS"
+  elif ! r=$(lx_client_start "$base" "$HOST_IP" $natt); then
+    ok=0; why=$r
+  else
+    ip netns exec "$NS" "$SRAS" -v server -c "$base.sras.toml" >"$base.stdout" 2>"$base.sras.log" &
+    pid=$!
+    PIDS+=("$pid")
+    for i in $(seq 100); do
+      ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -E "$HOST_IP:500 " | grep -q "pid=$pid," &&
+        ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -E "$HOST_IP:1701 " | grep -q "pid=$pid," && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    if ! kill -0 "$pid" 2>/dev/null || ! ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -E "$HOST_IP:500 " | grep -q "pid=$pid,"; then
+      ok=0; why="sras server did not bind $HOST_IP:500: $(tail -3 "$base.sras.log" | tr '\n' ' ')"
+    else
+      lx_client_connect "$base"; ppp=$LX_PPP
+      t_est=$LX_T_EST
+      log "    cli: ${ppp:-no ppp interface} (${t_est}s after ipsec up)"
+      if [ -z "$ppp" ]; then
+        ok=0; why="no ppp interface with an address in cli within ${ESTABLISH_TIMEOUT}s: $(tail -2 "$base.vm.out" | tr '\n' ' ')"; t_est=""
+      else
+        local ifc addr peer
+        read -r ifc addr peer <<<"$ppp"
+        in_pool "$addr" || { ok=0; why="$why; cli got $addr, not from sras's pool"; }
+        [ "$peer" = "$PPP_LOCAL" ] || { ok=0; why="$why; cli's peer is $peer, not $PPP_LOCAL"; }
+        timeout 60 "$TBCTL" exec cli "ip xfrm state" >"$base.xfrm" 2>&1
+        vm_ipsec_state cli "$base.vm-state" "cli after establishment"
+        [ "$natt" = natt ] && { grep -q 'encap type espinudp' "$base.xfrm" || { ok=0; why="$why; no UDP encapsulation in cli's ip xfrm state"; }; }
+        # sras's TUN: its PPP address, and the route to the client's address into it.
+        local tun
+        tun="$(ip -n "$NS" -4 -o addr show "$SRAS_TUN_SERVER" 2>/dev/null | awk '{print $2, $4}'); routes: $(ip -n "$NS" route show dev "$SRAS_TUN_SERVER" 2>/dev/null | tr '\n' ';')"
+        log "    tun: $tun"
+        grep -qE " ${PPP_LOCAL//./\\.}(/|;| |$)" <<<"$tun" || { ok=0; why="$why; $SRAS_TUN_SERVER does not have $PPP_LOCAL"; }
+        ip -n "$NS" route get "$addr" 2>/dev/null | grep -q " dev $SRAS_TUN_SERVER " ||
+          { ok=0; why="$why; no route to $addr into $SRAS_TUN_SERVER: $(ip -n "$NS" route get "$addr" 2>&1 | head -1)"; }
+        vm_exec cli "ip route replace $BEHIND_NET dev $ifc" >>"$base.vm.out" 2>&1
+        local p
+        p=$(vm_ping cli "$BEHIND_IP")
+        log "    cli ping $BEHIND_IP: $(head -1 <<<"$p")"
+        grep -qE ' [1-9][0-9]* received' <<<"$p" || { ok=0; why="$why; no ping reply from $BEHIND_IP"; }
+        # The sink in netns tbbehind, the sender in cli.
+        local spid t0 out sent got secs
+        ip netns exec "$BEHIND_NS" perl "$LX_DIR/xfer.pl" sink "$BEHIND_IP" "$LX_XFER_PORT" "$base.xfer.out" $((LX_XFER_TIMEOUT + 60)) >"$base.sink.log" 2>&1 &
+        spid=$!
+        PIDS+=("$spid")
+        wait_file "$base.sink.log" 5 LISTENING || { ok=0; why="$why; the sink did not start: $(cat "$base.sink.log")"; }
+        t0=$(now)
+        out=$(vm_send "$BEHIND_IP")
+        secs=$(elapsed "$t0" "$(now)")
+        sent=$(head -1 <<<"$out")
+        wait_exit "$spid" 10
+        [ "$EXIT_STATUS" = timeout ] && kill "$spid" 2>/dev/null
+        forget_pid "$spid"
+        got=$(sha256sum "$base.xfer.out" 2>/dev/null | cut -d' ' -f1)
+        log "    cli: $(tail -1 <<<"$out"); $BEHIND_NS: $(grep -E 'SINK|sink:' "$base.sink.log" | head -1)"
+        xfer_check "cli -> $BEHIND_IP ($BEHIND_NS)" "$sent" "$got" "$secs"
+        rm -f "$base.xfer.out"
+      fi
+      # The client disconnects: sras must be left with nothing of this peer.
+      local n0
+      n0=$(grep -c 'peer gone' "$base.sras.log")
+      lx_client_disconnect "$base"
+      local gone="" f
+      for i in $(seq $((LX_TEARDOWN * 10))); do
+        [ "$(grep -c 'peer gone' "$base.sras.log")" -gt "$n0" ] && { gone=$(grep 'peer gone' "$base.sras.log" | tail -1); break; }
+        sleep 0.1
+      done
+      if [ -z "$gone" ]; then
+        ok=0; why="$why; sras logged no 'peer gone' within ${LX_TEARDOWN}s of the disconnect"
+      else
+        log "    teardown after $(elapsed "$LX_T_DOWN" "$(now)")s: ${gone#*INFO }"
+        grep -qE "peer=$CLI_IP:" <<<"$gone" || { ok=0; why="$why; 'peer gone' names another peer"; }
+        for f in isakmp_sas esp_sas tunnels sessions pool_in_use; do
+          grep -qE "(^|[[:space:]])$f=0([[:space:]]|$)" <<<"$gone" || { ok=0; why="$why; 'peer gone' without $f=0"; }
+        done
+      fi
+      vm_xfrm_empty cli "$LX_TEARDOWN" >>"$base.vm.out" || { ok=0; why="$why; cli still has xfrm states after the disconnect"; }
+    fi
+    kill -TERM "$pid" 2>/dev/null
+    wait_exit "$pid" 15
+    [ "$EXIT_STATUS" = timeout ] && kill -KILL "$pid" 2>/dev/null
+    forget_pid "$pid"
+    [ "$EXIT_STATUS" = 0 ] || { ok=0; why="$why; sras server exit status $EXIT_STATUS after SIGTERM"; }
+  fi
+  capture_stop
+  lx_pull_logs "$base" cli ""
+  lx_stop_vm cli
+  behind_down
+  [ -n "$t_est" ] && lx_check_capture "$base" keylog "$base.charon.log" "${natt:--}" "$CLI_IP" "${LX_T_DOWN:-0}"
+  lx_summary "$base"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
+# server-linux: sras connect in netns tbhost -> the Linux server stack (VM srv); traffic to 10.99.3.1 in srv.
+run_lx_server_case() { # VARIANT(psk-esp|psk-natt)
+  local v=$1 id=$1 natt="" base=$OUT/server-linux-$1 ok=1 why="" t_est="" r pid i t1 t_down=""
+  selected "$id" || return 0
+  [ "$v" = psk-natt ] && natt=natt
+  log "=== $id: sras connect -> charon + xl2tpd LNS + pppd (srv) $SRV_IP, MS-CHAPv2${natt:+, force_encapsulation}; behind srv: $SRV_BEHIND_IP"
+  rm -f "$base".*
+  sras_lx_client_conf "$base.keys" $natt >"$base.sras.toml"
+  : >"$base.sras.log"; : >"$base.stdout"
+  head -c $((LX_XFER_MB * 1048576)) /dev/urandom >"$base.xfer.in"
+  capture_start "$base.pcap" "$IKE_FILTER" || { record "$id" FAIL 0 "no capture"; return; }
+  if ! r=$(lx_server_start "$base"); then
+    ok=0; why=$r
+  elif ! vm_exec srv "ip link del $SRV_DUMMY 2>/dev/null; modprobe dummy; ip link add $SRV_DUMMY type dummy &&
+      ip addr add $SRV_BEHIND_IP/32 dev $SRV_DUMMY && ip link set $SRV_DUMMY up" >>"$base.vm.out" 2>&1; then
+    ok=0; why="could not add $SRV_BEHIND_IP in srv"
+  else
+    t1=$(now)
+    ip netns exec "$NS" "$SRAS" -v connect -c "$base.sras.toml" --timeout "$ESTABLISH_TIMEOUT" >"$base.stdout" 2>"$base.sras.log" &
+    pid=$!
+    PIDS+=("$pid")
+    for i in $(seq $(((ESTABLISH_TIMEOUT + 5) * 10))); do
+      grep -q '^PPP UP ' "$base.stdout" && break
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.1
+    done
+    local up
+    up=$(grep -E '^PPP UP ' "$base.stdout")
+    if [ -z "$up" ]; then
+      ok=0; why="no 'PPP UP' within ${ESTABLISH_TIMEOUT}s (stdout: $(head -c 200 "$base.stdout" | tr '\n' ' '); $(grep -E 'ERROR' "$base.sras.log" | tail -1 | sed 's/^[^ ]* *//'))"
+    else
+      t_est=$(elapsed "$t1" "$(now)")
+      grep -qE '^ESTABLISHED tunnel=' "$base.stdout" || { ok=0; why="$why; no ESTABLISHED line before PPP UP"; }
+      local local_addr peer_addr
+      local_addr=$(sed -n 's/.* local=\([0-9.]*\).*/\1/p' <<<"$up")
+      peer_addr=$(sed -n 's/.* peer=\([0-9.]*\).*/\1/p' <<<"$up")
+      log "    stdout: $up (${t_est}s after start)"
+      in_pool "$local_addr" || { ok=0; why="$why; sras got $local_addr, not from xl2tpd's range"; }
+      [ "$peer_addr" = "$PPP_LOCAL" ] || { ok=0; why="$why; peer $peer_addr, not pppd's $PPP_LOCAL"; }
+      sleep 0.5
+      local tun
+      tun="$(ip -n "$NS" -4 -o addr show "$SRAS_TUN_CLIENT" 2>/dev/null | awk '{print $2, $4}'); routes: $(ip -n "$NS" route show dev "$SRAS_TUN_CLIENT" 2>/dev/null | tr '\n' ';')"
+      log "    tun: $tun"
+      grep -qE " ${local_addr//./\\.}(/|;| |$)" <<<"$tun" || { ok=0; why="$why; $SRAS_TUN_CLIENT does not have $local_addr"; }
+      ip -n "$NS" route get "$SRV_BEHIND_IP" 2>/dev/null | grep -q " dev $SRAS_TUN_CLIENT " ||
+        { ok=0; why="$why; no route to $SRV_BEHIND_IP into $SRAS_TUN_CLIENT: $(ip -n "$NS" route get "$SRV_BEHIND_IP" 2>&1 | head -1)"; }
+      timeout 60 "$TBCTL" exec srv "ip xfrm state" >"$base.xfrm" 2>&1
+      vm_ipsec_state srv "$base.vm-state" "srv after establishment"
+      [ "$natt" = natt ] && { grep -q 'encap type espinudp' "$base.xfrm" || { ok=0; why="$why; no UDP encapsulation in srv's ip xfrm state"; }; }
+      local p
+      p=$(ip netns exec "$NS" timeout 20 ping -n -c 3 -i 0.5 -W 3 "$SRV_BEHIND_IP" 2>&1 | tail -2)
+      log "    tbhost ping $SRV_BEHIND_IP: $(head -1 <<<"$p")"
+      grep -qE ' [1-9][0-9]* received' <<<"$p" || { ok=0; why="$why; no ping reply from $SRV_BEHIND_IP"; }
+      if vm_sink_start srv >>"$base.vm.out" 2>&1; then
+        local t0 out sent got secs
+        sent=$(sha256sum "$base.xfer.in" | cut -d' ' -f1)
+        t0=$(now)
+        out=$(ip netns exec "$NS" timeout $((LX_XFER_TIMEOUT + 10)) perl "$LX_DIR/xfer.pl" send "$SRV_BEHIND_IP" "$LX_XFER_PORT" "$base.xfer.in" "$LX_XFER_TIMEOUT" 2>&1)
+        secs=$(elapsed "$t0" "$(now)")
+        got=$(vm_sink_result srv)
+        log "    tbhost: $out; srv: $(head -1 <<<"$got")"
+        xfer_check "tbhost -> $SRV_BEHIND_IP (srv)" "$sent" "$(tail -1 <<<"$got")" "$secs"
+      else
+        ok=0; why="$why; the sink did not start in srv"
+      fi
+    fi
+    # SIGTERM: sras closes PPP, the call, the tunnel and deletes its SAs; srv must be left with none.
+    local n_closed
+    n_closed=$(vm_exec srv "grep -c 'Connection closed to $HOST_IP' $XL2TPD_LOG")
+    t_down=$(now)
+    kill -TERM "$pid" 2>/dev/null
+    wait_exit "$pid" "$LX_TEARDOWN"
+    [ "$EXIT_STATUS" = timeout ] && kill -KILL "$pid" 2>/dev/null
+    forget_pid "$pid"
+    [ "$EXIT_STATUS" = 0 ] || { ok=0; why="$why; sras connect exit status $EXIT_STATUS after SIGTERM"; }
+    log "    sras connect exit status $EXIT_STATUS after $(elapsed "$t_down" "$(now)")s"
+    if [ -n "$t_est" ]; then
+      vm_xfrm_empty srv "$LX_TEARDOWN" >>"$base.vm.out" || { ok=0; why="$why; srv still has xfrm states ${LX_TEARDOWN}s after SIGTERM"; }
+      vm_exec srv "for i in \$(seq 20); do [ \$(grep -c 'Connection closed to $HOST_IP' $XL2TPD_LOG) -gt ${n_closed:-0} ] && exit 0; sleep 0.25; done; exit 1" ||
+        { ok=0; why="$why; xl2tpd in srv did not log the tunnel closed"; }
+      log "    SIGTERM to no xfrm state in srv: $(elapsed "$t_down" "$(now)")s"
+    fi
+  fi
+  capture_stop
+  lx_pull_logs "$base" srv ""
+  lx_stop_vm srv
+  rm -f "$base.xfer.in"
+  [ -n "$t_est" ] && lx_check_capture "$base" keylog "$base.charon.log" "${natt:--}" "$SRV_IP" "${t_down:-0}"
+  sed 's/^/    stdout: /' "$base.stdout" >&2
+  lx_summary "$base"
+  why=${why#; }
+  if [ $ok = 1 ]; then record "$id" PASS "$t_est" ""; else record "$id" FAIL "${t_est:-0}" "$why"; fi
+}
+
 # --- main ----------------------------------------------------------------------------------------
 T_START=$(now)
 for tool in tcpdump tshark qemu-system-x86_64; do
@@ -1436,8 +2112,8 @@ done
 log "testbed: $TESTBED (TB_DIR=$TB_DIR)"
 FORCE= "$TESTBED/build-vm.sh" >&2 || { echo "INTEROP $SUITE: 0/0 passed (VM image build failed)"; exit 1; }
 
-case "$SUITE" in l2tp) RUNS=6 ;; ppp) RUNS=5 ;; ike) RUNS=8 ;; ike-reference) RUNS=5 ;; *) RUNS=3 ;; esac
-REFERENCE=; case "$SUITE" in *-reference) REFERENCE=1 ;; esac
+case "$SUITE" in l2tp) RUNS=6 ;; ppp) RUNS=5 ;; ike) RUNS=8 ;; ike-reference) RUNS=5 ;; *-linux | linux-*) RUNS=2 ;; *) RUNS=3 ;; esac
+REFERENCE=; case "$SUITE" in *-reference) REFERENCE=1 ;; esac   # (linux-reference too: no sras)
 if [ -z "$REFERENCE" ] && [ -z "${SRAS_BIN:-}" ]; then
   log "building sras (release)"
   (cd "$REPO" && cargo build --release -p sras) >&2 || { echo "INTEROP $SUITE: 0/$RUNS passed (cargo build failed)"; exit 1; }
@@ -1446,6 +2122,7 @@ if [ -z "$REFERENCE" ]; then
   [ -x "$SRAS" ] || { echo "INTEROP $SUITE: 0/$RUNS passed (no sras binary at $SRAS)"; exit 1; }
   # sras binds 192.0.2.1:1701 (l2tp, ppp) or 192.0.2.1:500 and :4500 (ike) in the netns: nothing else may hold them.
   PORTS=':1701 '; [ "$SUITE" = ike ] && PORTS=':(500|4500) '
+  case "$SUITE" in client-linux | server-linux) PORTS=':(500|4500|1701) ' ;; esac
   if ip netns exec "$NS" ss -Huanp 2>/dev/null | grep -qE "$PORTS"; then
     log "UDP ${PORTS//[: ]/} already bound in netns $NS:"; ip netns exec "$NS" ss -uanp | grep -E "$PORTS" >&2
     echo "INTEROP $SUITE: 0/$RUNS passed (port ${PORTS//[: ]/} busy in netns $NS)"; exit 1
@@ -1489,6 +2166,15 @@ case "$SUITE" in
     run_ike_ref_case ref-cert cert
     run_ike_ref_dpd_case
     run_ike_ref_delete_case
+    ;;
+  linux-reference)
+    for v in psk-esp psk-natt; do run_lx_reference_case "$v"; done
+    ;;
+  client-linux)
+    for v in psk-esp psk-natt; do run_lx_client_case "$v"; done
+    ;;
+  server-linux)
+    for v in psk-esp psk-natt; do run_lx_server_case "$v"; done
     ;;
 esac
 
