@@ -3,6 +3,9 @@
 # over TUN devices), a ping and a TCP transfer through the tunnel with a checksum compared at
 # both ends, then teardown from the client, and a check that the server kept nothing.
 #   tests/e2e/netns.sh [SRAS_BINARY] [MEGABYTES] [natt|esp]
+# Environment: E2E_ESP=SUITE pins the client's ESP suite (ike.esp, e.g. aes128-sha1);
+# E2E_IPERF=SECONDS also runs iperf3 through the tunnel, client to the host behind the server
+# and back (-R), and prints "IPERF <suite> <mode>: up X Mbit/s, down Y Mbit/s".
 # Root. Prints "E2E: passed ..." last and exits 0 on success.
 set -uo pipefail
 REPO=$(cd "$(dirname "$0")/../.." && pwd)
@@ -16,6 +19,7 @@ fail() { echo "E2E: FAILED: $*"; tail -n 30 "$OUT/server.log" "$OUT/client.log" 
 cleanup() {
   [ -n "${CPID:-}" ] && kill "$CPID" 2>/dev/null
   [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
+  [ -n "${IPID:-}" ] && kill "$IPID" 2>/dev/null
   sleep 0.5
   ip netns del $S 2>/dev/null; ip netns del $C 2>/dev/null; ip netns del $B 2>/dev/null
 }
@@ -49,6 +53,8 @@ pool = "198.51.100.10-198.51.100.20"
 auth = ["mschapv2"]
 [tun]
 name = "sras-e2e%d"
+[control]
+socket = "$OUT/control.sock"
 [[users]]
 name = "e2e"
 password = "e2e-password"
@@ -63,6 +69,7 @@ ping_count = 1
 [ike]
 listen = "192.0.2.3"
 force_encapsulation = $FORCE
+$([ -n "${E2E_ESP:-}" ] && echo "esp = [\"$E2E_ESP\"]")
 [[ike.psk]]
 peer = "192.0.2.1"
 secret = "e2e-psk"
@@ -112,6 +119,19 @@ wait $RPID
 X1=$(date +%s.%N)
 GOT=$(sha256sum <"$OUT/recv.bin" | cut -d' ' -f1)
 [ "$WANT" = "$GOT" ] || fail "checksum differs: sent $WANT received $GOT"
+if [ -n "${E2E_IPERF:-}" ]; then
+  SUITE=$(grep -o 'encryption=[A-Za-z0-9]* integrity=[A-Za-z0-9_]*' "$OUT/client.log" | head -1)
+  ip netns exec $B iperf3 -s -1 -B 10.99.2.2 >"$OUT/iperf-s.log" 2>&1 & IPID=$!
+  sleep 0.5
+  ip netns exec $C iperf3 -c 10.99.2.2 -t "$E2E_IPERF" -J >"$OUT/iperf-up.json" 2>&1 || fail "iperf3 up: $(tail -5 "$OUT/iperf-up.json")"
+  wait $IPID; IPID=
+  ip netns exec $B iperf3 -s -1 -B 10.99.2.2 >"$OUT/iperf-s.log" 2>&1 & IPID=$!
+  sleep 0.5
+  ip netns exec $C iperf3 -c 10.99.2.2 -t "$E2E_IPERF" -R -J >"$OUT/iperf-down.json" 2>&1 || fail "iperf3 down: $(tail -5 "$OUT/iperf-down.json")"
+  wait $IPID; IPID=
+  rate() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.0f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))' "$1"; }
+  echo "IPERF ${E2E_ESP:-default} $MODE ($SUITE): up $(rate "$OUT/iperf-up.json") Mbit/s, down $(rate "$OUT/iperf-down.json") Mbit/s"
+fi
 # Teardown from the client: SIGTERM -> LCP terminate, CDN, StopCCN, then IKE Deletes.
 kill -TERM $CPID; wait $CPID; RC=$?; CPID=
 [ $RC = 0 ] || fail "client exited $RC"
@@ -120,8 +140,30 @@ LINE=$(grep "peer gone" "$OUT/server.log" | tail -1)
 for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
   echo "$LINE" | grep -q "$f" || fail "server kept state: $LINE"
 done
+# Teardown from the server: a second connection, ended by `sras disconnect` on the server.
+ip netns exec $C "$SRAS" -v connect -c "$OUT/client.toml" --timeout 30 >"$OUT/client2.log" 2>&1 &
+CPID=$!
+for i in $(seq 300); do grep -q "PPP UP" "$OUT/client2.log" && break; kill -0 $CPID 2>/dev/null || fail "second client exited"; sleep 0.1; done
+grep -q "PPP UP" "$OUT/client2.log" || fail "second connection: no PPP link within 30 s"
+"$SRAS" sessions --socket "$OUT/control.sock" >"$OUT/sessions.txt" 2>&1 || fail "sras sessions: $(cat "$OUT/sessions.txt")"
+ID=$(awk 'NR == 2 && $2 == "e2e" { print $1 }' "$OUT/sessions.txt")
+[ -n "$ID" ] && [ "$(wc -l <"$OUT/sessions.txt")" = 2 ] || fail "sras sessions: want one session of user e2e: $(cat "$OUT/sessions.txt")"
+grep -q "198.51.100.1[0-9] " "$OUT/sessions.txt" || fail "sras sessions: no pool address: $(cat "$OUT/sessions.txt")"
+"$SRAS" disconnect "$ID" --socket "$OUT/control.sock" >/dev/null || fail "sras disconnect $ID"
+for i in $(seq 150); do kill -0 $CPID 2>/dev/null || break; sleep 0.1; done
+kill -0 $CPID 2>/dev/null && fail "the client is still running 15 s after sras disconnect"
+wait $CPID; CPID=
+ip -n $C link show sras-e2ec0 >/dev/null 2>&1 && fail "the client left its TUN device"
+for i in $(seq 100); do [ "$(grep -c "peer gone" "$OUT/server.log")" -ge 2 ] && break; sleep 0.1; done
+LINE=$(grep "peer gone" "$OUT/server.log" | sed -n 2p)
+[ -n "$LINE" ] || fail "server: no second 'peer gone' line after sras disconnect"
+for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
+  echo "$LINE" | grep -q "$f" || fail "server kept state after sras disconnect: $LINE"
+done
+"$SRAS" sessions --socket "$OUT/control.sock" >"$OUT/sessions.txt" 2>&1 || fail "sras sessions (after)"
+[ "$(wc -l <"$OUT/sessions.txt")" = 1 ] || fail "sras sessions after disconnect: $(cat "$OUT/sessions.txt")"
 kill -TERM $SPID; wait $SPID; RC=$?; SPID=
 [ $RC = 0 ] || fail "server exited $RC"
 CONNECT=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.2f", b-a}')
 RATE=$(awk -v a="$X0" -v b="$X1" -v mb="$MB" 'BEGIN{printf "%.0f", mb*8/(b-a)}')
-echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, teardown clean)"
+echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, teardown clean from the client and by sras disconnect)"

@@ -19,6 +19,7 @@ use zeroize::Zeroizing;
 
 use crate::pool::PoolRange;
 
+mod control;
 mod ike;
 
 pub(crate) use self::ike::IkeConfig;
@@ -127,6 +128,7 @@ struct RawFile {
     users: Option<Vec<RawUser>>,
     ike: Option<ike::RawIke>,
     tun: Option<RawTun>,
+    control: Option<control::RawControl>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -262,6 +264,8 @@ pub(crate) struct Config {
     pub(crate) ike: Option<IkeConfig>,
     /// `[tun]`: the TUN device IP packets leave and enter through.
     pub(crate) tun: TunConfig,
+    /// `[control]`: the server's control socket.
+    pub(crate) control: control::ControlConfig,
 }
 
 /// `[tun]`.
@@ -489,14 +493,21 @@ impl Config {
         };
         let ike = raw.ike.map(IkeConfig::from_raw).transpose()?;
         let tun = TunConfig::from_raw(raw.tun.unwrap_or_default())?;
+        let control = control::ControlConfig::from_raw(raw.control.unwrap_or_default())?;
         Ok(Self {
             tun,
+            control,
             l2tp,
             client,
             ppp,
             users,
             ike,
         })
+    }
+
+    /// The server's control socket path.
+    pub(crate) fn control_socket(&self) -> std::path::PathBuf {
+        self.control.socket.clone()
     }
 
     /// Whether the server runs with the built-in test user (no `[[users]]`).

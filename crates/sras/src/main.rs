@@ -11,6 +11,7 @@
 //! Exit status: 0 success, 1 runtime failure, 2 invalid configuration or usage.
 
 mod config;
+mod control;
 mod driver;
 mod icmp;
 mod keylog;
@@ -105,6 +106,34 @@ enum Command {
         #[arg(long, value_name = "ADDR")]
         connect: Option<String>,
     },
+    /// List the running server's sessions (over its control socket).
+    ///
+    /// One line per established session: its ID, the user, the address it was given, the
+    /// peer's address (its IKE address with IPsec), the ESP suite, the uptime and the bytes
+    /// received. Talks to `sras server` over control.socket (root, or the user running it).
+    Sessions {
+        /// The server's configuration file, for control.socket.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The control socket; overrides the configuration (default /run/sras/control.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
+    /// Disconnect one session of the running server (over its control socket).
+    ///
+    /// The server ends the session as it would for any other reason: LCP Terminate-Request,
+    /// CDN, then StopCCN once its tunnel has no other session, and the peer's IPsec SAs are
+    /// deleted after that. ID is the first column of `sras sessions`.
+    Disconnect {
+        /// The session's ID, as `sras sessions` shows it.
+        id: u64,
+        /// The server's configuration file, for control.socket.
+        #[arg(short, long, value_name = "FILE")]
+        config: Option<PathBuf>,
+        /// The control socket; overrides the configuration (default /run/sras/control.sock).
+        #[arg(long, value_name = "PATH")]
+        socket: Option<PathBuf>,
+    },
     /// Validate a configuration file and print the effective configuration (defaults filled
     /// in, the secret redacted). Exits 2 if it is invalid, naming the key.
     CheckConfig {
@@ -147,6 +176,45 @@ fn main() -> ExitCode {
         }
         Command::Ike { config, connect } => {
             with_config(Config::load(&config), |cfg| ike(&cfg, connect.as_deref()))
+        }
+        Command::Sessions { config, socket } => {
+            control_request(config.as_deref(), socket, &control::Command::Sessions)
+        }
+        Command::Disconnect { id, config, socket } => {
+            control_request(config.as_deref(), socket, &control::Command::Disconnect(id))
+        }
+    }
+}
+
+/// `sras sessions` / `sras disconnect`: one request to the server's control socket; prints
+/// the answer and exits 0, or 1 with the server's (or the connection's) error.
+fn control_request(
+    config: Option<&std::path::Path>,
+    socket: Option<PathBuf>,
+    command: &control::Command,
+) -> ExitCode {
+    let path = match (socket, config) {
+        (Some(p), _) => p,
+        (None, Some(c)) => match Config::load(c) {
+            Ok(cfg) => cfg.control_socket(),
+            Err(e) => return config_error(&e),
+        },
+        (None, None) => PathBuf::from(control::DEFAULT_SOCKET),
+    };
+    match control::request(&path, command) {
+        Ok(answer) => match answer.strip_prefix("ok\n") {
+            Some(rest) => {
+                print!("{rest}");
+                ExitCode::SUCCESS
+            }
+            None => {
+                eprintln!("sras: {}", answer.trim_end());
+                ExitCode::from(1)
+            }
+        },
+        Err(e) => {
+            eprintln!("sras: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -378,6 +446,17 @@ fn server(cfg: Config) -> ExitCode {
             if let Some(source) = l.float_source {
                 driver.bind_source(source)?;
                 info!(source = %source, "new tunnels are answered from this address (RFC 3193 §4)");
+            }
+            if cfg.control.enabled {
+                match driver.listen_control(&cfg.control.socket) {
+                    Ok(()) => {}
+                    // Another server holds the default path (several in namespaces on one
+                    // host): run without `sras sessions` rather than not at all.
+                    Err(e) if !cfg.control.explicit => {
+                        warn!("{e}; running without a control socket (set control.socket)");
+                    }
+                    Err(e) => return Err(e),
+                }
             }
             Ok(driver.run().await)
         })

@@ -42,6 +42,13 @@ impl RawEsp {
         Ok((n, src))
     }
 
+    /// Sends `esp` now if the socket has room (`WouldBlock` if not).
+    pub(crate) fn try_send_to(&self, esp: &[u8], dst: Ipv4Addr) -> std::io::Result<()> {
+        self.socket
+            .try_send_to(esp, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
+            .map(|_| ())
+    }
+
     /// Sends `esp` (from the SPI) to `dst` as one IPv4 packet with protocol 50.
     pub(crate) async fn send_to(&self, esp: &[u8], dst: Ipv4Addr) -> std::io::Result<()> {
         self.socket

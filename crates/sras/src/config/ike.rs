@@ -10,9 +10,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize, Serializer};
+use sras_esp::{Encryption, Integrity};
 use sras_ike::cert::{Certificate, PrivateKey, TrustStore};
 use sras_ike::crypto::DhGroup;
-use sras_ike::{CertConfig, DpdConfig, PeerSelector, Profile, PskEntry};
+use sras_ike::{CertConfig, DpdConfig, PeerSelector, Phase2Suite, Profile, PskEntry};
 use zeroize::Zeroizing;
 
 use super::{invalid, ranged, text_field, ConfigError, Secret};
@@ -45,6 +46,7 @@ pub(super) struct RawIke {
     /// `"none"` or a group number: checked by hand for a better message than serde's.
     pfs: Option<toml::Value>,
     sha256_96: Option<bool>,
+    esp: Option<Vec<String>>,
     psk: Option<Vec<RawPsk>>,
     certificate: Option<RawCertificate>,
 }
@@ -103,6 +105,9 @@ pub(crate) struct IkeConfig {
     pub(crate) pfs: Pfs,
     /// The Android/old Linux truncated HMAC-SHA2-256.
     pub(crate) sha256_96: bool,
+    /// `ike.esp`: the ESP suites, by strongSwan name, when narrowed from the profile's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) esp: Option<Vec<String>>,
     /// `[[ike.psk]]`.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(crate) psk: Vec<IkePsk>,
@@ -199,6 +204,9 @@ impl IkeConfig {
         })?;
         let sha256_96 = r.sha256_96.unwrap_or(false);
         profile.sha256_96 = sha256_96;
+        if let Some(list) = &r.esp {
+            profile.esp = esp_from_raw(list, &profile)?;
+        }
 
         let nat_traversal = r.nat_traversal.unwrap_or(d.nat_traversal);
         let force_encapsulation = r.force_encapsulation.unwrap_or(d.force_encapsulation);
@@ -276,6 +284,7 @@ impl IkeConfig {
             phase2_lifetime: phase2_lifetime as u64,
             pfs,
             sha256_96,
+            esp: r.esp,
             psk,
             certificate,
         })
@@ -315,6 +324,65 @@ impl IkeConfig {
     pub(crate) fn has_group_key(&self) -> bool {
         self.psk.iter().any(|p| p.selector == PeerSelector::Any)
     }
+}
+
+/// strongSwan's name of an ESP suite (`aes128gcm16`, `aes256-sha256`, `3des-sha1`).
+pub(crate) fn esp_suite_name(s: &Phase2Suite) -> String {
+    let enc = match s.encryption {
+        Encryption::Null => "null",
+        Encryption::AesCbc128 => "aes128",
+        Encryption::AesCbc192 => "aes192",
+        Encryption::AesCbc256 => "aes256",
+        Encryption::TripleDesCbc => "3des",
+        Encryption::AesGcm128 => "aes128gcm16",
+        Encryption::AesGcm256 => "aes256gcm16",
+    };
+    let integ = match s.integrity {
+        Integrity::None => return enc.to_string(),
+        Integrity::HmacMd5_96 => "md5",
+        Integrity::HmacSha1_96 => "sha1",
+        Integrity::HmacSha256_128 | Integrity::HmacSha256_96 => "sha256",
+        Integrity::HmacSha384_192 => "sha384",
+        Integrity::HmacSha512_256 => "sha512",
+    };
+    format!("{enc}-{integ}")
+}
+
+/// `ike.esp`: the profile's ESP suites narrowed to these, in this order (what an initiator
+/// offers first; what a responder accepts).
+fn esp_from_raw(list: &[String], profile: &Profile) -> Result<Vec<Phase2Suite>, ConfigError> {
+    let valid = || {
+        let names: Vec<String> = profile.esp.iter().map(esp_suite_name).collect();
+        format!(
+            "must be ESP suites of profile {:?}: {}",
+            profile.name,
+            names
+                .iter()
+                .map(|n| format!("{n:?}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        )
+    };
+    if list.is_empty() {
+        return Err(invalid("ike.esp", "[]", valid()));
+    }
+    let mut out: Vec<Phase2Suite> = Vec::with_capacity(list.len());
+    for (i, name) in list.iter().enumerate() {
+        let suite = profile
+            .esp
+            .iter()
+            .find(|s| esp_suite_name(s) == name.to_ascii_lowercase())
+            .ok_or_else(|| invalid(format!("ike.esp[{i}]"), format!("{name:?}"), valid()))?;
+        if out.contains(suite) {
+            return Err(invalid(
+                format!("ike.esp[{i}]"),
+                format!("{name:?}"),
+                "is listed twice",
+            ));
+        }
+        out.push(*suite);
+    }
+    Ok(out)
 }
 
 fn quoted(names: &[&str]) -> String {
@@ -617,6 +685,28 @@ mod tests {
             parse(&format!("[ike]\npfs = \"none\"\n{PSK}")).pfs,
             Pfs(None)
         );
+    }
+
+    #[test]
+    fn esp_narrows_the_profile_in_order() {
+        let c = parse("[ike]\nesp = [\"aes128-sha1\", \"AES128GCM16\"]\n[[ike.psk]]\npeer = \"*\"\nsecret = \"a\"\n");
+        let names: Vec<String> = c.profile.esp.iter().map(esp_suite_name).collect();
+        assert_eq!(names, ["aes128-sha1", "aes128gcm16"]);
+        let e = err("[ike]\nesp = [\"aes128-md5\"]\n[[ike.psk]]\npeer = \"*\"\nsecret = \"a\"\n");
+        assert!(
+            e.contains("ike.esp[0]") && e.contains("\"aes128-sha1\""),
+            "{e}"
+        );
+        let e = err("[ike]\nesp = []\n[[ike.psk]]\npeer = \"*\"\nsecret = \"a\"\n");
+        assert!(e.contains("ike.esp"), "{e}");
+        let e = err("[ike]\nesp = [\"aes128gcm16\", \"aes128gcm16\"]\n[[ike.psk]]\npeer = \"*\"\nsecret = \"a\"\n");
+        assert!(e.contains("ike.esp[1]") && e.contains("twice"), "{e}");
+        // Every profile suite has a name that maps back to it.
+        for p in [Profile::legacy()] {
+            for s in &p.esp {
+                assert_eq!(esp_from_raw(&[esp_suite_name(s)], &p).unwrap(), vec![*s]);
+            }
+        }
     }
 
     #[test]

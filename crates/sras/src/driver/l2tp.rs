@@ -118,9 +118,12 @@ impl Driver {
                     info.local_id.0,
                     info.peer_id.0
                 );
+                self.last_session_id += 1;
                 self.sessions.insert(
                     session,
                     SessionEntry {
+                        id: self.last_session_id,
+                        since: now,
                         tunnel,
                         local_id: info.local_id,
                         peer_id: info.peer_id,
@@ -154,6 +157,9 @@ impl Driver {
                 );
                 self.client_session_closed(now, session, &reason);
                 self.ppp_session_gone(now, session);
+                if let Some(tunnel) = s.map(|s| s.tunnel) {
+                    self.close_if_empty(now, tunnel);
+                }
             }
             Event::LinkInfoSet {
                 session,

@@ -20,6 +20,7 @@
 //! responder, the client's pings), [`io`] (sockets); [`ike`] is the separate loop of
 //! `sras ike` around the IKEv1 endpoint.
 
+mod control;
 pub(crate) mod ike;
 mod io;
 mod l2tp;
@@ -48,6 +49,13 @@ pub(crate) use self::sec::SecSetup;
 pub(crate) const CLOSE_GRACE: Duration = Duration::from_secs(3);
 /// The largest UDP payload.
 const MAX_DATAGRAM: usize = 65_535;
+/// Where a packet read from the TUN device starts in its buffer: room before it for the PPP
+/// header, the largest L2TP data header and the IP/UDP/ESP headers, so that it is framed,
+/// encapsulated and sealed in place (no copy, no allocation).
+const TUN_OFFSET: usize =
+    sras_stack::HEADROOM + sras_l2tp::DATA_HEADER_MAX + sras_ppp::PPP_HEADER_LEN;
+/// A TUN packet's buffer: the offset, the largest packet, and room after it for the ESP trailer.
+const TUN_BUF: usize = TUN_OFFSET + MAX_DATAGRAM + sras_stack::TAILROOM;
 
 /// The one function of the daemon that reads the clock (clippy.toml forbids `Instant::now`
 /// elsewhere: the protocol crates take `now` from here).
@@ -115,6 +123,10 @@ struct TunnelEntry {
 /// What the daemon remembers of a session for its logs.
 #[derive(Debug)]
 struct SessionEntry {
+    /// The daemon's number for it (`sras sessions`, `sras disconnect ID`), never reused.
+    id: u64,
+    /// When it was established.
+    since: Instant,
     tunnel: TunnelHandle,
     local_id: SessionId,
     peer_id: SessionId,
@@ -154,6 +166,7 @@ enum Wake {
     RawEsp(std::io::Result<(usize, std::net::Ipv4Addr)>),
     Tun(std::io::Result<usize>),
     Extra(SocketAddr, Vec<u8>),
+    Control(crate::control::Request),
     Timer,
     Signal(&'static str),
 }
@@ -180,6 +193,12 @@ pub(crate) struct Driver {
     tun: Option<crate::tun::Tun>,
     /// How to create it (the client creates it when PPP is up, with its address).
     tun_plan: Option<TunPlan>,
+    /// The control socket (`sras sessions`, `sras disconnect`), server only.
+    control: Option<crate::control::Control>,
+    /// The last session number given.
+    last_session_id: u64,
+    /// Tunnels to close once their last session is gone (`sras disconnect`).
+    close_when_empty: Vec<TunnelHandle>,
 }
 
 /// The `[tun]` settings the driver creates its device from.
@@ -191,6 +210,14 @@ pub(crate) struct TunPlan {
     pub(crate) mtu: u16,
     /// Routes into the device (client: `tun.routes`; server: the pool).
     pub(crate) routes: Vec<(std::net::Ipv4Addr, u8)>,
+}
+
+/// The next control request; never ready without a control socket.
+async fn recv_control(c: Option<&mut crate::control::Control>) -> Option<crate::control::Request> {
+    match c {
+        Some(c) => c.recv().await,
+        None => std::future::pending().await,
+    }
 }
 
 /// Receives on an optional UDP socket; never ready without one.
@@ -243,6 +270,9 @@ impl Driver {
             plain: true,
             tun: None,
             tun_plan: None,
+            control: None,
+            last_session_id: 0,
+            close_when_empty: Vec::new(),
         })
     }
 
@@ -279,6 +309,12 @@ impl Driver {
         Ok(self)
     }
 
+    /// Listens on the control socket at `path` (must run inside the runtime).
+    pub(crate) fn listen_control(&mut self, path: &std::path::Path) -> Result<(), String> {
+        self.control = Some(crate::control::Control::bind(path)?);
+        Ok(())
+    }
+
     /// Binds the extra socket for `source` now, so that a bad `l2tp.float_source` fails at
     /// start-up rather than at the first tunnel.
     pub(crate) fn bind_source(&mut self, source: SocketAddr) -> Result<(), String> {
@@ -311,7 +347,7 @@ impl Driver {
         let mut buf_ike = vec![0u8; MAX_DATAGRAM];
         let mut buf_natt = vec![0u8; MAX_DATAGRAM];
         let mut buf_raw = vec![0u8; MAX_DATAGRAM];
-        let mut buf_tun = vec![0u8; MAX_DATAGRAM];
+        let mut buf_tun = vec![0u8; TUN_BUF];
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
@@ -345,8 +381,9 @@ impl Driver {
                 r = recv_opt(self.sec.as_ref().map(|s| &s.ike), &mut buf_ike) => Wake::Ike(r),
                 r = recv_opt(self.sec.as_ref().map(|s| &s.natt), &mut buf_natt) => Wake::Natt(r),
                 r = recv_raw(self.sec.as_ref().and_then(|s| s.raw.as_ref()), &mut buf_raw) => Wake::RawEsp(r),
-                r = recv_tun(self.tun.as_ref(), &mut buf_tun) => Wake::Tun(r),
+                r = recv_tun(self.tun.as_ref(), &mut buf_tun[TUN_OFFSET..TUN_OFFSET + MAX_DATAGRAM]) => Wake::Tun(r),
                 Some((remote, data)) = self.io.extra_rx.recv() => Wake::Extra(remote, data),
+                Some(r) = recv_control(self.control.as_mut()) => Wake::Control(r),
                 () = &mut sleep, if armed.is_some() => Wake::Timer,
                 _ = sigterm.recv() => Wake::Signal("SIGTERM"),
                 _ = sigint.recv() => Wake::Signal("SIGINT"),
@@ -363,7 +400,9 @@ impl Driver {
                     self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
                 }
                 Wake::RawEsp(Ok((len, _))) => self.on_raw_esp(t, &mut buf_raw[..len]),
-                Wake::Tun(Ok(len)) => self.on_tun_packet(t, &mut buf_tun[..len]),
+                Wake::Tun(Ok(len)) => {
+                    self.on_tun_packet(t, &mut buf_tun, TUN_OFFSET..TUN_OFFSET + len)
+                }
                 Wake::Datagram(Err(e))
                 | Wake::Ike(Err(e))
                 | Wake::Natt(Err(e))
@@ -375,6 +414,7 @@ impl Driver {
                     }
                 }
                 Wake::Extra(remote, data) => self.on_datagram(t, remote, &data),
+                Wake::Control(r) => self.on_control(t, r),
                 Wake::Timer => {
                     fired = armed;
                     armed = None;
@@ -492,19 +532,38 @@ impl Driver {
             c.deadline = now;
             return;
         }
+        if let Some(c) = self.client.as_mut().filter(|c| c.ppp_closing.is_some()) {
+            // Second signal while waiting for the Terminate-Ack: end the call now.
+            let outcome = c.ppp_closing.take().map_or(Outcome::Done, |pc| pc.outcome);
+            self.close_client(now, outcome, wire::result::SHUTTING_DOWN, "shutting down");
+            return;
+        }
         info!(signal = name, "shutting down");
-        // LCP Terminate-Requests first, so that they leave before the CDNs and StopCCNs.
-        self.close_links(now, "shutting down");
-        match &self.client {
+        match &mut self.client {
+            Some(c) if c.ppp_up && c.session.is_some() => {
+                // The PPP link first (LCP Terminate-Request), the call and the tunnel once the
+                // peer acknowledged it (client_link_down) or CLOSE_GRACE passed (client_timers):
+                // a CDN right behind the Terminate-Request makes the peer's pppd resend it
+                // after the SAs are gone, in the clear.
+                c.ping = None;
+                c.ppp_closing = Some(Closing {
+                    deadline: now + CLOSE_GRACE,
+                    outcome: Outcome::Done,
+                });
+                self.close_links(now, "shutting down");
+            }
             Some(c) => {
                 let outcome = if c.ppp_up || !c.opts.exit_when_established {
                     Outcome::Done
                 } else {
                     Outcome::Failed(format!("interrupted by {name} before the PPP link was up"))
                 };
+                self.close_links(now, "shutting down");
                 self.close_client(now, outcome, wire::result::SHUTTING_DOWN, "shutting down");
             }
             None => {
+                // LCP Terminate-Requests first, so that they leave before the CDNs and StopCCNs.
+                self.close_links(now, "shutting down");
                 let tunnels = self.endpoint.tunnel_count();
                 if tunnels > 0 {
                     info!(
@@ -655,6 +714,9 @@ impl Driver {
             while let Some(t) = self.endpoint.poll_transmit() {
                 progress = true;
                 self.send_l2tp(now(), &t).await;
+            }
+            if self.send_backlog(now()).await {
+                progress = true;
             }
             if self.pump_sec(now()).await {
                 progress = true;

@@ -94,6 +94,20 @@ impl Ppp {
     }
 }
 
+impl Ppp {
+    /// The user and the leased address of `session`'s link, as far as known.
+    pub(super) fn summary(&self, session: SessionHandle) -> (Option<&str>, Option<Ipv4Addr>) {
+        self.links
+            .get(&session)
+            .map_or((None, None), |p| (p.user.as_deref(), p.lease))
+    }
+
+    /// Whether `session` has a PPP link.
+    pub(super) fn has_link(&self, session: SessionHandle) -> bool {
+        self.links.contains_key(&session)
+    }
+}
+
 /// One session's link and what the daemon remembers of it.
 struct PppSession {
     link: Link,
@@ -359,7 +373,10 @@ impl Driver {
 
     /// A packet read from the TUN device: to the session of its destination (server), or
     /// to the one link (client).
-    pub(super) fn on_tun_packet(&mut self, now: Instant, packet: &mut [u8]) {
+    /// `buf[range]` is the packet, with [`super::TUN_OFFSET`] bytes of room before it and
+    /// [`sras_stack::TAILROOM`] after it for the headers and trailer it is sent in.
+    pub(super) fn on_tun_packet(&mut self, now: Instant, buf: &mut [u8], range: Range<usize>) {
+        let packet = &mut buf[range.clone()];
         if packet.first().is_none_or(|b| b >> 4 != 4) || packet.len() < 20 {
             return;
         }
@@ -378,15 +395,58 @@ impl Driver {
             }
             return;
         };
-        let Some(info) = self.ppp.links.get(&session).and_then(|p| p.up.clone()) else {
+        let Some((peer_mru, mru)) = self
+            .ppp
+            .links
+            .get(&session)
+            .and_then(|p| p.up.as_ref())
+            .map(|i| (i.peer_mru, i.mru))
+        else {
             return;
         };
-        if packet.len() > usize::from(info.peer_mru) {
+        if packet.len() > usize::from(peer_mru) {
             self.drop_ip(now, session, packet.len(), &"larger than the peer's MRU");
             return;
         }
-        sras_stack::mtu::clamp_mss_ipv4(packet, info.peer_mru.min(info.mru));
-        self.send_ip(session, packet);
+        sras_stack::mtu::clamp_mss_ipv4(packet, peer_mru.min(mru));
+        self.send_ip_in_place(now, session, buf, range);
+    }
+
+    /// Sends the IPv4 packet at `buf[range]` over `session`: the PPP header, the L2TP data
+    /// header and ESP are written around it in place, and the datagram sent at once when the
+    /// socket takes it. Plain L2TP (or a full socket) takes the queued path.
+    fn send_ip_in_place(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        buf: &mut [u8],
+        range: Range<usize>,
+    ) {
+        let Some(p) = self.ppp.links.get_mut(&session) else {
+            return;
+        };
+        let frame = match p.link.encapsulate_ip(buf, range, false) {
+            Ok(f) => f,
+            Err(e) => {
+                debug!(local_sid = p.local_sid, error = %e, "cannot frame an IP packet");
+                return;
+            }
+        };
+        let t = match self.endpoint.encapsulate(session, buf, frame) {
+            Ok(t) => t,
+            Err(e) => {
+                debug!(error = %e, "PPP frame not sent (session not established)");
+                return;
+            }
+        };
+        if self.send_sealed_now(now, t.destination, buf, t.range.clone()) {
+            return;
+        }
+        self.out.push_back(Transmit {
+            destination: t.destination,
+            source: t.source,
+            payload: buf[t.range].to_vec(),
+        });
     }
 
     /// Addresses leased now.

@@ -24,8 +24,10 @@ use super::{Driver, MAX_DATAGRAM};
 use crate::keylog::{esp_line, ikev1_line, KeyLog};
 use crate::rawesp::RawEsp;
 
-/// How long after its last tunnel closed a peer's SAs are deleted.
-const CLOSE_DELAY: Duration = Duration::from_secs(1);
+/// How long after its last tunnel closed a peer's SAs are deleted: longer than pppd's 3 s
+/// LCP Terminate-Request restart timer, so that a client's late Terminate-Request still goes
+/// through ESP instead of leaving in the clear once its SAs are gone.
+const CLOSE_DELAY: Duration = Duration::from_secs(5);
 
 /// What the IPsec side is started with.
 pub(crate) struct SecSetup {
@@ -56,6 +58,8 @@ pub(super) struct Sec {
     pending_close: Vec<(SocketAddr, Instant)>,
     /// Scratch for sealing: one datagram with room for ESP around it.
     buf: Vec<u8>,
+    /// Sealed datagrams the fast path found no room for in the socket, sent by `flush`.
+    backlog: std::collections::VecDeque<(Vec<u8>, Destination)>,
     log: RateLimiter,
 }
 
@@ -106,6 +110,7 @@ impl Sec {
             keylog: setup.keylog,
             pending_close: Vec::new(),
             buf: vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM],
+            backlog: std::collections::VecDeque::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
         })
     }
@@ -218,6 +223,84 @@ impl Driver {
                 }
             }
         }
+    }
+
+    /// Data-plane fast path: seals the L2TP datagram at `buf[range]` in place for `to` (which
+    /// needs [`HEADROOM`] before it and [`TAILROOM`] after it) and sends it if the socket takes
+    /// it now; a full socket keeps it for [`Driver::flush`] in order. False when the datagram
+    /// is not for an IPsec peer (the caller sends it the plain way).
+    pub(super) fn send_sealed_now(
+        &mut self,
+        now: Instant,
+        to: SocketAddr,
+        buf: &mut [u8],
+        range: std::ops::Range<usize>,
+    ) -> bool {
+        let plain_ok = self.plain && !self.is_ipsec_peer(to);
+        let Some(sec) = self.sec.as_mut().filter(|_| !plain_ok) else {
+            return !self.plain;
+        };
+        let sealed = match sec.ipsec.seal_l2tp(now, to, buf, range) {
+            Ok(s) => s,
+            Err(e) => {
+                if sec.log.check(now).is_some() {
+                    debug!(to = %to, error = %e, "L2TP datagram not sealed (never sent in the clear)");
+                }
+                return true;
+            }
+        };
+        let bytes = &buf[sealed.range];
+        if sec.backlog.is_empty() {
+            let r = match sealed.destination {
+                Destination::Udp { destination, .. } => {
+                    sec.natt.try_send_to(bytes, destination).map(|_| ())
+                }
+                Destination::Esp { destination, .. } => match (&sec.raw, destination) {
+                    (Some(raw), IpAddr::V4(d)) => raw.try_send_to(bytes, d),
+                    _ => Err(std::io::Error::other("no raw ESP socket")),
+                },
+            };
+            match r {
+                Ok(()) => return true,
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
+                Err(e) => {
+                    if sec.log.check(now).is_some() {
+                        warn!(to = %to, error = %e, "ESP send failed");
+                    }
+                    return true;
+                }
+            }
+        }
+        sec.backlog.push_back((bytes.to_vec(), sealed.destination));
+        true
+    }
+
+    /// Sends what the fast path could not (the socket was full), in order; false when nothing
+    /// was waiting.
+    pub(super) async fn send_backlog(&mut self, now: Instant) -> bool {
+        let Some(sec) = self.sec.as_mut() else {
+            return false;
+        };
+        if sec.backlog.is_empty() {
+            return false;
+        }
+        while let Some((bytes, destination)) = sec.backlog.pop_front() {
+            let r = match destination {
+                Destination::Udp { destination, .. } => {
+                    sec.natt.send_to(&bytes, destination).await.map(|_| ())
+                }
+                Destination::Esp { destination, .. } => match (&sec.raw, destination) {
+                    (Some(raw), IpAddr::V4(d)) => raw.send_to(&bytes, d).await,
+                    _ => Err(std::io::Error::other("no raw ESP socket")),
+                },
+            };
+            if let Err(e) = r {
+                if sec.log.check(now).is_some() {
+                    warn!(error = %e, "ESP send failed");
+                }
+            }
+        }
+        true
     }
 
     /// A datagram on the IKE or NAT-T socket.
