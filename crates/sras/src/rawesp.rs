@@ -42,6 +42,16 @@ impl RawEsp {
         Ok((n, src))
     }
 
+    /// Receives one datagram if one is waiting (`WouldBlock` if not).
+    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, Ipv4Addr)> {
+        let (n, from) = self.socket.try_recv_from(buf)?;
+        let src = match from {
+            SocketAddr::V4(a) => *a.ip(),
+            SocketAddr::V6(a) => a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
+        };
+        Ok((n, src))
+    }
+
     /// Sends `esp` now if the socket has room (`WouldBlock` if not).
     pub(crate) fn try_send_to(&self, esp: &[u8], dst: Ipv4Addr) -> std::io::Result<()> {
         self.socket

@@ -139,6 +139,11 @@ impl Tun {
         }
     }
 
+    /// Reads one IP packet if one is waiting (`WouldBlock` if not).
+    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.fd.get_ref().read(buf)
+    }
+
     /// Writes one IP packet without waiting: `Ok(false)` if the device queue is full.
     pub(crate) fn try_send(&self, packet: &[u8]) -> std::io::Result<bool> {
         match self.fd.get_ref().write(packet) {

@@ -54,6 +54,8 @@ const MAX_DATAGRAM: usize = 65_535;
 /// encapsulated and sealed in place (no copy, no allocation).
 const TUN_OFFSET: usize =
     sras_stack::HEADROOM + sras_l2tp::DATA_HEADER_MAX + sras_ppp::PPP_HEADER_LEN;
+/// Datagrams or packets read from one data socket (or the TUN device) per wake-up.
+const BATCH: usize = 64;
 /// A TUN packet's buffer: the offset, the largest packet, and room after it for the ESP trailer.
 const TUN_BUF: usize = TUN_OFFSET + MAX_DATAGRAM + sras_stack::TAILROOM;
 
@@ -396,12 +398,48 @@ impl Driver {
                 Wake::Ike(Ok((len, remote))) => {
                     self.on_ike_datagram(t, false, remote, &mut buf_ike[..len]);
                 }
+                // The data sockets are drained (up to BATCH datagrams) before the loop goes
+                // back to select!: one wake-up and one flush per burst, not per packet.
                 Wake::Natt(Ok((len, remote))) => {
                     self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
+                    for _ in 1..BATCH {
+                        let Some(r) = self
+                            .sec
+                            .as_ref()
+                            .map(|s| s.natt.try_recv_from(&mut buf_natt))
+                        else {
+                            break;
+                        };
+                        let Ok((len, remote)) = r else { break };
+                        self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
+                    }
                 }
-                Wake::RawEsp(Ok((len, _))) => self.on_raw_esp(t, &mut buf_raw[..len]),
+                Wake::RawEsp(Ok((len, _))) => {
+                    self.on_raw_esp(t, &mut buf_raw[..len]);
+                    for _ in 1..BATCH {
+                        let Some(r) = self
+                            .sec
+                            .as_ref()
+                            .and_then(|s| s.raw.as_ref())
+                            .map(|r| r.try_recv(&mut buf_raw))
+                        else {
+                            break;
+                        };
+                        let Ok((len, _)) = r else { break };
+                        self.on_raw_esp(t, &mut buf_raw[..len]);
+                    }
+                }
                 Wake::Tun(Ok(len)) => {
-                    self.on_tun_packet(t, &mut buf_tun, TUN_OFFSET..TUN_OFFSET + len)
+                    self.on_tun_packet(t, &mut buf_tun, TUN_OFFSET..TUN_OFFSET + len);
+                    for _ in 1..BATCH {
+                        let Some(r) = self.tun.as_ref().map(|d| {
+                            d.try_recv(&mut buf_tun[TUN_OFFSET..TUN_OFFSET + MAX_DATAGRAM])
+                        }) else {
+                            break;
+                        };
+                        let Ok(len) = r else { break };
+                        self.on_tun_packet(t, &mut buf_tun, TUN_OFFSET..TUN_OFFSET + len);
+                    }
                 }
                 Wake::Datagram(Err(e))
                 | Wake::Ike(Err(e))

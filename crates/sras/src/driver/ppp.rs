@@ -7,12 +7,17 @@
 //! - Client: the one session's link in the client role. `LinkUp` prints `PPP UP ...`, then
 //!   [`Ping`] sends ICMP echo requests to the server's address, one a second, and prints the
 //!   tally; with `--exit-when-established` the link is closed (LCP), then the call and tunnel.
-//! - IP: there is no TUN device yet. An ICMP echo request to our own PPP address is answered in
-//!   user space ([`icmp`]); every other packet is counted and dropped.
+//! - IP: packets from a peer go to the TUN device (server: only from the address leased to
+//!   that peer; TCP SYNs get their MSS clamped); packets read from the TUN device go to the
+//!   session the destination address is leased to (server) or to the one link (client). An
+//!   ICMP echo request to our own PPP address is answered in user space ([`icmp`]) when there
+//!   is no TUN device (`tun.enabled = false`).
 //!
-//! Frames leave through [`Driver::queue_data`]: the L2TP data header is written in place before
-//! the frame ([`Endpoint::encapsulate`](sras_l2tp::Endpoint::encapsulate)) and the datagram
-//! queued in [`Driver::out`].
+//! Packets from the TUN device are framed, encapsulated and sealed in place in the buffer they
+//! were read into ([`Driver::send_ip_in_place`]). Control frames and the client's pings leave
+//! through [`Driver::queue_data`]: the L2TP data header is written in place before the frame
+//! ([`Endpoint::encapsulate`](sras_l2tp::Endpoint::encapsulate)) and the datagram queued in
+//! [`Driver::out`].
 
 use std::collections::HashMap;
 use std::fmt;
@@ -474,7 +479,7 @@ impl Driver {
                 why = %why,
                 dropped,
                 suppressed,
-                "IP packet dropped: no TUN device yet (only ICMP echo to our PPP address is answered)"
+                "IP packet dropped"
             );
         }
     }
