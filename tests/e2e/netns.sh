@@ -1,7 +1,11 @@
 #!/bin/bash
 # End to end in network namespaces: an sras server and an sras client (IKE + ESP + L2TP + PPP
 # over TUN devices), a ping and a TCP transfer through the tunnel with a checksum compared at
-# both ends, then teardown from the client, and a check that the server kept nothing.
+# both ends; the outer path's MTU lowered on the router between them (ICMP fragmentation needed:
+# sras lowers the tunnel's, answers DF packets that no longer fit, and TCP still goes through);
+# then teardown from the client and from the server (`sras disconnect`), and a check that the
+# server kept nothing.
+# Namespaces: client C (10.98.0.2) - router R - server S (192.0.2.1) - host B (10.99.2.2).
 #   tests/e2e/netns.sh [SRAS_BINARY] [MEGABYTES] [natt|esp]
 # Environment: E2E_ESP=SUITE pins the client's ESP suite (ike.esp, e.g. aes128-sha1);
 # E2E_IPERF=SECONDS also runs iperf3 through the tunnel, client to the host behind the server
@@ -14,22 +18,29 @@ MB=${2:-100}
 MODE=${3:-esp}
 OUT=$REPO/target/e2e
 mkdir -p "$OUT"
-S=sras-e2e-s C=sras-e2e-c B=sras-e2e-b
+S=sras-e2e-s C=sras-e2e-c B=sras-e2e-b R=sras-e2e-r
 fail() { echo "E2E: FAILED: $*"; tail -n 30 "$OUT/server.log" "$OUT/client.log" 2>/dev/null; exit 1; }
 cleanup() {
   [ -n "${CPID:-}" ] && kill "$CPID" 2>/dev/null
   [ -n "${SPID:-}" ] && kill "$SPID" 2>/dev/null
   [ -n "${IPID:-}" ] && kill "$IPID" 2>/dev/null
   sleep 0.5
-  ip netns del $S 2>/dev/null; ip netns del $C 2>/dev/null; ip netns del $B 2>/dev/null
+  for ns in $S $C $B $R; do ip netns del $ns 2>/dev/null; done
 }
 trap cleanup EXIT
 cleanup
-ip netns add $S && ip netns add $C && ip netns add $B || fail "cannot create namespaces"
-ip link add e2e-s type veth peer name e2e-c
-ip link set e2e-s netns $S; ip link set e2e-c netns $C
+ip netns add $S && ip netns add $C && ip netns add $B && ip netns add $R || fail "cannot create namespaces"
+ip link add e2e-s type veth peer name e2e-rs
+ip link set e2e-s netns $S; ip link set e2e-rs netns $R
+ip link add e2e-c type veth peer name e2e-rc
+ip link set e2e-c netns $C; ip link set e2e-rc netns $R
 ip -n $S addr add 192.0.2.1/24 dev e2e-s; ip -n $S link set e2e-s up; ip -n $S link set lo up
-ip -n $C addr add 192.0.2.3/24 dev e2e-c; ip -n $C link set e2e-c up; ip -n $C link set lo up
+ip -n $R addr add 192.0.2.254/24 dev e2e-rs; ip -n $R link set e2e-rs up; ip -n $R link set lo up
+ip -n $R addr add 10.98.0.1/24 dev e2e-rc; ip -n $R link set e2e-rc up
+ip -n $C addr add 10.98.0.2/24 dev e2e-c; ip -n $C link set e2e-c up; ip -n $C link set lo up
+ip -n $C route add default via 10.98.0.1
+ip -n $S route add 10.98.0.0/24 via 192.0.2.254
+ip netns exec $R sysctl -qw net.ipv4.ip_forward=1
 # A host behind the server.
 ip link add e2e-b0 type veth peer name e2e-b1
 ip link set e2e-b0 netns $S; ip link set e2e-b1 netns $B
@@ -67,7 +78,7 @@ password = "e2e-password"
 auth = ["mschapv2"]
 ping_count = 1
 [ike]
-listen = "192.0.2.3"
+listen = "10.98.0.2"
 force_encapsulation = $FORCE
 $([ -n "${E2E_ESP:-}" ] && echo "esp = [\"$E2E_ESP\"]")
 [[ike.psk]]
@@ -132,6 +143,38 @@ if [ -n "${E2E_IPERF:-}" ]; then
   rate() { python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print("%.0f" % (d["end"]["sum_received"]["bits_per_second"]/1e6))' "$1"; }
   echo "IPERF ${E2E_ESP:-default} $MODE ($SUITE): up $(rate "$OUT/iperf-up.json") Mbit/s, down $(rate "$OUT/iperf-down.json") Mbit/s"
 fi
+# The outer path shrinks: the router's link to the server goes to MTU 1300. The first large
+# ESP packet with DF draws an ICMP fragmentation needed from the router; sras lowers the tunnel's
+# MTU and answers the next oversized DF packet itself, as a router would (RFC 1191).
+ip -n $R link set e2e-rs mtu 1300
+ip netns exec $C ping -c 3 -i 0.3 -W 1 -M do -s 1372 10.99.2.2 >"$OUT/pmtu-ping.log" 2>&1
+for i in $(seq 30); do grep -q "path MTU to the peer lowered" "$OUT/client.log" && break; sleep 0.1; done
+grep -q "path MTU to the peer lowered" "$OUT/client.log" || fail "no ICMP fragmentation needed taken: $(cat "$OUT/pmtu-ping.log")"
+grep -q "mtu = 1[12][0-9][0-9]" "$OUT/pmtu-ping.log" || fail "no fragmentation needed from sras to the sender: $(cat "$OUT/pmtu-ping.log")"
+ip netns exec $B python3 - "$OUT/recv2.bin" >/dev/null 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("10.99.2.2", 5002)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60)
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(1 << 16)
+        if not b: break
+        f.write(b)
+PY
+RPID=$!
+sleep 0.5
+head -c 5M "$OUT/data.bin" >"$OUT/data2.bin"
+ip netns exec $C python3 - "$OUT/data2.bin" <<'PY' || fail "transfer after the path MTU dropped"
+import socket, sys
+s = socket.create_connection(("10.99.2.2", 5002), timeout=60)
+with open(sys.argv[1], "rb") as f:
+    s.sendall(f.read())
+s.close()
+PY
+wait $RPID
+cmp -s "$OUT/data2.bin" "$OUT/recv2.bin" || fail "transfer after the path MTU dropped: data differs"
+PMTU=$(grep -o "mtu = [0-9]*" "$OUT/pmtu-ping.log" | head -1)
 # Teardown from the client: SIGTERM -> LCP terminate, CDN, StopCCN, then IKE Deletes.
 kill -TERM $CPID; wait $CPID; RC=$?; CPID=
 [ $RC = 0 ] || fail "client exited $RC"
@@ -166,4 +209,4 @@ kill -TERM $SPID; wait $SPID; RC=$?; SPID=
 [ $RC = 0 ] || fail "server exited $RC"
 CONNECT=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.2f", b-a}')
 RATE=$(awk -v a="$X0" -v b="$X1" -v mb="$MB" 'BEGIN{printf "%.0f", mb*8/(b-a)}')
-echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, teardown clean from the client and by sras disconnect)"
+echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, path MTU 1300 -> $PMTU, teardown clean from the client and by sras disconnect)"

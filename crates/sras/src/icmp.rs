@@ -180,6 +180,33 @@ pub(crate) fn echo_reply(packet: &[u8], local: Ipv4Addr) -> Result<Vec<u8>, Igno
     Ok(build(p.tos, p.ident, false, local, p.src, &icmp))
 }
 
+/// ICMP "fragmentation needed and DF set" (RFC 792; next-hop MTU `mtu`, RFC 1191 §4) from
+/// `from` to the source of `original`, quoting its IP header and the first 8 bytes after it.
+/// `None` when `original` is not an IPv4 packet worth an error (too short, a fragment after the
+/// first, or itself an ICMP error).
+pub(crate) fn frag_needed(original: &[u8], from: Ipv4Addr, mtu: u16) -> Option<Vec<u8>> {
+    let ihl = usize::from(*original.first()? & 0x0f) * 4;
+    if original[0] >> 4 != 4 || ihl < IPV4_HEADER || original.len() < ihl + 8 {
+        return None;
+    }
+    let frag_offset = u16::from_be_bytes([original[6], original[7]]) & 0x1fff;
+    // RFC 1122 §3.2.2: never an error about an ICMP error, nor about a later fragment.
+    if frag_offset != 0
+        || (original[9] == PROTO_ICMP && !matches!(original[ihl], 0 | 8 | 13 | 15 | 17))
+    {
+        return None;
+    }
+    let src = Ipv4Addr::new(original[12], original[13], original[14], original[15]);
+    if is_martian(src) {
+        return None;
+    }
+    let mut icmp = Vec::with_capacity(8 + ihl + 8);
+    icmp.extend_from_slice(&[3, 4, 0, 0, 0, 0]);
+    icmp.extend_from_slice(&mtu.to_be_bytes());
+    icmp.extend_from_slice(&original[..ihl + 8]);
+    Some(build(0, 0, false, from, src, &icmp))
+}
+
 /// An echo request from `src` to `dst` with `ident`, `seq` and `data` (what `ping` sends).
 pub(crate) fn echo_request(
     src: Ipv4Addr,
@@ -227,6 +254,36 @@ mod tests {
 
     const SERVER: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
     const CLIENT: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 10);
+
+    #[test]
+    fn frag_needed_quotes_the_header_and_parses_back() {
+        // A 1400-byte TCP packet with DF from a host behind the server to the client.
+        let mut tcp = vec![0u8; 1400];
+        tcp[..20].copy_from_slice(&[
+            0x45, 0, 0x05, 0x78, 0, 1, 0x40, 0, 64, 6, 0, 0, 10, 99, 2, 2, 198, 51, 100, 10,
+        ]);
+        let c = checksum(&tcp[..20]);
+        tcp[10..12].copy_from_slice(&c.to_be_bytes());
+        tcp[20..28].copy_from_slice(&[0x13, 0x89, 0x04, 0xd2, 1, 2, 3, 4]);
+        let e = frag_needed(&tcp, SERVER, 1300).unwrap();
+        assert_eq!(checksum(&e[..20]), 0, "IP header checksum");
+        assert_eq!(checksum(&e[20..]), 0, "ICMP checksum");
+        assert_eq!(&e[12..16], &SERVER.octets());
+        assert_eq!(&e[16..20], &[10, 99, 2, 2]);
+        assert_eq!(&e[20..22], &[3, 4]);
+        assert_eq!(u16::from_be_bytes([e[26], e[27]]), 1300);
+        assert_eq!(&e[28..], &tcp[..28]);
+        // Never about an ICMP error, a later fragment, or garbage.
+        let mut err = e.clone();
+        err[12..16].copy_from_slice(&[10, 99, 2, 2]);
+        assert!(frag_needed(&err, SERVER, 1300).is_none());
+        let mut later = tcp.clone();
+        later[7] = 1;
+        assert!(frag_needed(&later, SERVER, 1300).is_none());
+        for cut in 0..28 {
+            assert!(frag_needed(&tcp[..cut], SERVER, 1300).is_none());
+        }
+    }
 
     fn hex(s: &str) -> Vec<u8> {
         let s: String = s.split_whitespace().collect();

@@ -22,7 +22,17 @@ pub(crate) struct RawEsp {
 impl RawEsp {
     /// Opens the socket, bound to `local` (0.0.0.0 = every address). Call inside a runtime.
     pub(crate) fn bind(local: Ipv4Addr) -> std::io::Result<Self> {
-        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(IPPROTO_ESP)))?;
+        Self::bind_protocol(local, IPPROTO_ESP)
+    }
+
+    /// A raw IPv4 socket for ICMP: every ICMP message the host receives, IP header included
+    /// (the outer path's "fragmentation needed").
+    pub(crate) fn bind_icmp(local: Ipv4Addr) -> std::io::Result<Self> {
+        Self::bind_protocol(local, 1)
+    }
+
+    fn bind_protocol(local: Ipv4Addr, protocol: i32) -> std::io::Result<Self> {
+        let s = Socket::new(Domain::IPV4, Type::RAW, Some(Protocol::from(protocol)))?;
         s.set_nonblocking(true)?;
         s.bind(&SocketAddr::V4(SocketAddrV4::new(local, 0)).into())?;
         // Bursts of ESP must not be dropped by a small default buffer.

@@ -147,6 +147,8 @@ pub struct Stats {
     pub no_sa: u64,
     /// IPsec SA pairs for something else than L2TP in transport mode, deleted at once.
     pub refused_children: u64,
+    /// Peers whose outer path MTU an ICMP "fragmentation needed" lowered.
+    pub path_mtu_lowered: u64,
 }
 
 /// What the layer tells its caller.
@@ -208,6 +210,8 @@ pub struct PeerInfo {
     /// Bytes ESP adds to an L2TP datagram at most, outer IP header and UDP (NAT-T)
     /// included, inner UDP header included (seed 001 §3.2).
     pub overhead: usize,
+    /// The outer path MTU, once an ICMP "fragmentation needed" reported one.
+    pub path_mtu: Option<u16>,
 }
 
 /// One inbound SA and the peer it belongs to.
@@ -234,6 +238,8 @@ struct Peer {
     selector_port: u16,
     /// The outbound SA's suite.
     suite: (Encryption, Integrity),
+    /// The outer path MTU an ICMP "fragmentation needed" reported, if any.
+    path_mtu: Option<u16>,
 }
 
 /// IKE and ESP under the L2TP endpoint. See the crate documentation.
@@ -334,7 +340,33 @@ impl Ipsec {
             encryption,
             integrity,
             overhead: ip + udp + o.header + o.trailer_max + UDP_HEADER,
+            path_mtu: p.path_mtu,
         }
+    }
+
+    /// An ICMP "fragmentation needed" arrived ([`crate::mtu::parse_frag_needed`]): if it quotes
+    /// a packet we sent to a peer (its outbound SPI over raw ESP, or its NAT-T ports), that
+    /// peer's outer path MTU goes down to the reported one (never below
+    /// [`crate::mtu::MIN_PATH_MTU`], never up: a forged message can only cost a few bytes per
+    /// packet). Returns the peer and its path MTU when it went down.
+    pub fn path_mtu_exceeded(&mut self, f: &crate::mtu::FragNeeded) -> Option<(SocketAddr, u16)> {
+        let (key, p) = self.peers.iter_mut().find(|(_, p)| {
+            p.outer.ip() == IpAddr::V4(f.destination)
+                && match (f.spi, f.ports) {
+                    (Some(spi), _) => !p.udp && p.outbound.spi().0 == spi,
+                    (None, Some((sport, dport))) => {
+                        p.udp && sport == p.local.port() && dport == p.outer.port()
+                    }
+                    (None, None) => false,
+                }
+        })?;
+        let mtu = f.mtu.max(crate::mtu::MIN_PATH_MTU);
+        if p.path_mtu.is_some_and(|m| m <= mtu) {
+            return None;
+        }
+        p.path_mtu = Some(mtu);
+        self.stats.path_mtu_lowered += 1;
+        Some((*key, mtu))
     }
 
     /// Initiates Main Mode and Quick Mode (UDP/1701, transport mode) from `local` to the IKE
@@ -680,6 +712,7 @@ impl Ipsec {
                         },
                         selector_port,
                         suite,
+                        path_mtu: None,
                     },
                 );
                 true

@@ -9,6 +9,79 @@ pub const L2TP_DATA_HEADER_MAX: usize = 12;
 pub const PPP_HEADER: usize = 4;
 /// The smallest MRU sras offers (RFC 1661 §6.1: 576 is what every peer must take).
 pub const MIN_MRU: u16 = 576;
+/// The lowest outer path MTU an ICMP message may lower a peer's to (Linux's `min_pmtu` is 552):
+/// a forged "fragmentation needed" cannot shrink the tunnel to nothing.
+pub const MIN_PATH_MTU: u16 = 576;
+
+/// An ICMP "fragmentation needed and DF set" (RFC 792, RFC 1191 §4) about a packet we sent:
+/// the next-hop MTU and what the quoted header says about that packet.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FragNeeded {
+    /// The next-hop MTU (RFC 1191 §4); for an old router that sends 0, the next lower plateau
+    /// of RFC 1191 §7 below the quoted packet's length.
+    pub mtu: u16,
+    /// The quoted packet's source (us) and destination (the peer).
+    pub source: std::net::Ipv4Addr,
+    /// The quoted packet's destination.
+    pub destination: std::net::Ipv4Addr,
+    /// ESP: the quoted SPI (raw ESP, IP protocol 50).
+    pub spi: Option<u32>,
+    /// UDP (ESP in UDP/4500): the quoted source and destination ports.
+    pub ports: Option<(u16, u16)>,
+}
+
+/// RFC 1191 §7's plateau table, for routers that leave the next-hop MTU at 0.
+const PLATEAUS: [u16; 9] = [32000, 17914, 8166, 4352, 2002, 1492, 1006, 508, 296];
+
+/// Parses an IPv4 packet (as a raw ICMP socket delivers it, IP header included) as an ICMP
+/// "fragmentation needed" quoting an ESP or UDP packet; `None` for anything else, never panics.
+#[must_use]
+pub fn parse_frag_needed(packet: &[u8]) -> Option<FragNeeded> {
+    let ihl = usize::from(*packet.first()? & 0x0f) * 4;
+    if packet[0] >> 4 != 4 || ihl < 20 || *packet.get(9)? != 1 {
+        return None;
+    }
+    let icmp = packet.get(ihl..)?;
+    // Type 3 (destination unreachable), code 4 (fragmentation needed and DF set).
+    if icmp.len() < 8 + 20 || icmp[0] != 3 || icmp[1] != 4 {
+        return None;
+    }
+    let quoted = &icmp[8..];
+    let qihl = usize::from(quoted[0] & 0x0f) * 4;
+    if quoted[0] >> 4 != 4 || qihl < 20 {
+        return None;
+    }
+    let first8 = quoted.get(qihl..qihl + 8)?;
+    let ip = |b: &[u8]| std::net::Ipv4Addr::new(b[0], b[1], b[2], b[3]);
+    let (spi, ports) = match quoted[9] {
+        50 => (
+            Some(u32::from_be_bytes([
+                first8[0], first8[1], first8[2], first8[3],
+            ])),
+            None,
+        ),
+        17 => (
+            None,
+            Some((
+                u16::from_be_bytes([first8[0], first8[1]]),
+                u16::from_be_bytes([first8[2], first8[3]]),
+            )),
+        ),
+        _ => return None,
+    };
+    let mut mtu = u16::from_be_bytes([icmp[6], icmp[7]]);
+    if mtu == 0 {
+        let total = u16::from_be_bytes([quoted[2], quoted[3]]);
+        mtu = PLATEAUS.into_iter().find(|&p| p < total)?;
+    }
+    Some(FragNeeded {
+        mtu,
+        source: ip(&quoted[12..16]),
+        destination: ip(&quoted[16..20]),
+        spi,
+        ports,
+    })
+}
 
 /// The PPP MRU for a path MTU of `path_mtu` when ESP (outer IP, NAT-T UDP, ESP header,
 /// IV, padding, trailer and ICV, inner UDP) adds `esp_overhead` bytes
@@ -94,6 +167,73 @@ fn adjust(checksum: u16, old: u16, new: u16) -> u16 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn frag_needed(mtu: u16, quoted_proto: u8, first8: [u8; 8], quoted_len: u16) -> Vec<u8> {
+        let mut p = vec![
+            0x45, 0, 0, 0, 0, 0, 0, 0, 64, 1, 0, 0, 198, 51, 100, 254, 192, 0, 2, 1,
+        ];
+        p.extend_from_slice(&[3, 4, 0, 0, 0, 0]);
+        p.extend_from_slice(&mtu.to_be_bytes());
+        let len = quoted_len.to_be_bytes();
+        p.extend_from_slice(&[
+            0x45,
+            0,
+            len[0],
+            len[1],
+            0,
+            0,
+            0x40,
+            0,
+            64,
+            quoted_proto,
+            0,
+            0,
+        ]);
+        p.extend_from_slice(&[192, 0, 2, 1, 192, 0, 2, 3]);
+        p.extend_from_slice(&first8);
+        p
+    }
+
+    #[test]
+    fn frag_needed_quoting_esp_and_udp() {
+        let f =
+            parse_frag_needed(&frag_needed(1300, 50, [0xc0, 1, 2, 3, 0, 0, 0, 9], 1460)).unwrap();
+        assert_eq!(f.mtu, 1300);
+        assert_eq!(f.spi, Some(0xc001_0203));
+        assert_eq!(f.ports, None);
+        assert_eq!(f.source, std::net::Ipv4Addr::new(192, 0, 2, 1));
+        assert_eq!(f.destination, std::net::Ipv4Addr::new(192, 0, 2, 3));
+        let f = parse_frag_needed(&frag_needed(
+            1280,
+            17,
+            [0x11, 0x94, 0x11, 0x94, 0, 0, 0, 0],
+            1460,
+        ))
+        .unwrap();
+        assert_eq!(f.ports, Some((4500, 4500)));
+        // RFC 1191 §5: an old router's 0 means the next plateau below the packet.
+        let f = parse_frag_needed(&frag_needed(0, 50, [0; 8], 1460)).unwrap();
+        assert_eq!(f.mtu, 1006);
+    }
+
+    #[test]
+    fn anything_else_is_none_and_nothing_panics() {
+        let good = frag_needed(1300, 50, [0; 8], 1460);
+        assert!(parse_frag_needed(&frag_needed(1300, 6, [0; 8], 1460)).is_none());
+        let mut echo = good.clone();
+        echo[20] = 0;
+        assert!(parse_frag_needed(&echo).is_none());
+        for cut in 0..good.len() {
+            assert!(parse_frag_needed(&good[..cut]).is_none(), "{cut}");
+        }
+        for i in 0..good.len() {
+            for b in [0u8, 0x0f, 0x4f, 0xff] {
+                let mut p = good.clone();
+                p[i] = b;
+                let _ = parse_frag_needed(&p);
+            }
+        }
+    }
 
     /// The one's-complement sum over `data` (RFC 1071).
     fn csum(parts: &[&[u8]]) -> u16 {

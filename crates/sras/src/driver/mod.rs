@@ -166,6 +166,7 @@ enum Wake {
     Ike(std::io::Result<(usize, SocketAddr)>),
     Natt(std::io::Result<(usize, SocketAddr)>),
     RawEsp(std::io::Result<(usize, std::net::Ipv4Addr)>),
+    Icmp(std::io::Result<(usize, std::net::Ipv4Addr)>),
     Tun(std::io::Result<usize>),
     Extra(SocketAddr, Vec<u8>),
     Control(crate::control::Request),
@@ -350,6 +351,7 @@ impl Driver {
         let mut buf_natt = vec![0u8; MAX_DATAGRAM];
         let mut buf_raw = vec![0u8; MAX_DATAGRAM];
         let mut buf_tun = vec![0u8; TUN_BUF];
+        let mut buf_icmp = vec![0u8; 1500];
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
@@ -383,6 +385,7 @@ impl Driver {
                 r = recv_opt(self.sec.as_ref().map(|s| &s.ike), &mut buf_ike) => Wake::Ike(r),
                 r = recv_opt(self.sec.as_ref().map(|s| &s.natt), &mut buf_natt) => Wake::Natt(r),
                 r = recv_raw(self.sec.as_ref().and_then(|s| s.raw.as_ref()), &mut buf_raw) => Wake::RawEsp(r),
+                r = recv_raw(self.sec.as_ref().and_then(|s| s.icmp.as_ref()), &mut buf_icmp) => Wake::Icmp(r),
                 r = recv_tun(self.tun.as_ref(), &mut buf_tun[TUN_OFFSET..TUN_OFFSET + MAX_DATAGRAM]) => Wake::Tun(r),
                 Some((remote, data)) = self.io.extra_rx.recv() => Wake::Extra(remote, data),
                 Some(r) = recv_control(self.control.as_mut()) => Wake::Control(r),
@@ -441,7 +444,9 @@ impl Driver {
                         self.on_tun_packet(t, &mut buf_tun, TUN_OFFSET..TUN_OFFSET + len);
                     }
                 }
+                Wake::Icmp(Ok((len, _))) => self.on_icmp(&buf_icmp[..len]),
                 Wake::Datagram(Err(e))
+                | Wake::Icmp(Err(e))
                 | Wake::Ike(Err(e))
                 | Wake::Natt(Err(e))
                 | Wake::RawEsp(Err(e))

@@ -81,6 +81,8 @@ pub(super) struct Ppp {
     /// Links that may have frames or events to drain.
     dirty: Vec<SessionHandle>,
     log: RateLimiter,
+    /// ICMP errors we send (RFC 1812 §4.3.2.8: rate-limited).
+    icmp_log: RateLimiter,
 }
 
 impl Ppp {
@@ -95,6 +97,7 @@ impl Ppp {
             by_lease: HashMap::new(),
             dirty: Vec::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
+            icmp_log: RateLimiter::new(100, Duration::from_secs(1)),
         }
     }
 }
@@ -107,6 +110,13 @@ impl Ppp {
             .map_or((None, None), |p| (p.user.as_deref(), p.lease))
     }
 
+    /// The largest IP packet `session` sends in one ESP packet (an ICMP said so).
+    pub(super) fn set_path_limit(&mut self, session: SessionHandle, limit: u16) {
+        if let Some(p) = self.links.get_mut(&session) {
+            p.path_limit = Some(limit);
+        }
+    }
+
     /// Whether `session` has a PPP link.
     pub(super) fn has_link(&self, session: SessionHandle) -> bool {
         self.links.contains_key(&session)
@@ -115,6 +125,9 @@ impl Ppp {
 
 /// One session's link and what the daemon remembers of it.
 struct PppSession {
+    /// The largest IP packet the outer path takes in one ESP packet, once an ICMP
+    /// "fragmentation needed" said so (below the peer's MRU).
+    path_limit: Option<u16>,
     link: Link,
     /// Our Session ID, for the logs.
     local_sid: u16,
@@ -232,6 +245,7 @@ impl Driver {
                 up: None,
                 echo_answered: 0,
                 ip_dropped: 0,
+                path_limit: None,
             },
         );
         self.ppp.dirty.push(session);
@@ -400,20 +414,34 @@ impl Driver {
             }
             return;
         };
-        let Some((peer_mru, mru)) = self
-            .ppp
-            .links
-            .get(&session)
-            .and_then(|p| p.up.as_ref())
-            .map(|i| (i.peer_mru, i.mru))
-        else {
+        let Some((peer_mru, mru, limit, router)) = self.ppp.links.get(&session).and_then(|p| {
+            let i = p.up.as_ref()?;
+            let router = if self.client.is_some() {
+                i.peer
+            } else {
+                i.local
+            };
+            Some((i.peer_mru, i.mru, p.path_limit, router))
+        }) else {
             return;
         };
-        if packet.len() > usize::from(peer_mru) {
-            self.drop_ip(now, session, packet.len(), &"larger than the peer's MRU");
+        let fits = limit.unwrap_or(peer_mru).min(peer_mru);
+        let dont_fragment = packet[6] & 0x40 != 0;
+        if packet.len() > usize::from(fits)
+            && (dont_fragment || packet.len() > usize::from(peer_mru))
+        {
+            // RFC 1191: the sender learns the tunnel's MTU from us, as from any router.
+            if dont_fragment && self.ppp.icmp_log.check(now).is_some() {
+                if let (Some(reply), Some(tun)) =
+                    (icmp::frag_needed(packet, router, fits), &self.tun)
+                {
+                    let _ = tun.try_send(&reply);
+                }
+            }
+            self.drop_ip(now, session, packet.len(), &"larger than the link MTU");
             return;
         }
-        sras_stack::mtu::clamp_mss_ipv4(packet, peer_mru.min(mru));
+        sras_stack::mtu::clamp_mss_ipv4(packet, fits.min(mru));
         self.send_ip_in_place(now, session, buf, range);
     }
 

@@ -49,6 +49,8 @@ pub(super) struct Sec {
     pub(super) ike: UdpSocket,
     pub(super) natt: UdpSocket,
     pub(super) raw: Option<RawEsp>,
+    /// Raw ICMP: the outer path's "fragmentation needed" (seed 001 §3.2).
+    pub(super) icmp: Option<RawEsp>,
     listen: IpAddr,
     port: u16,
     natt_port: u16,
@@ -98,11 +100,20 @@ impl Sec {
                 None
             }
         };
+        let icmp = match raw.as_ref().map(|_| RawEsp::bind_icmp(raw_local)) {
+            Some(Ok(r)) => Some(r),
+            Some(Err(e)) => {
+                warn!(error = %e, "cannot open a raw ICMP socket: the outer path MTU will not follow ICMP fragmentation-needed");
+                None
+            }
+            None => None,
+        };
         Ok(Self {
             ipsec: setup.ipsec,
             ike,
             natt,
             raw,
+            icmp,
             listen: setup.listen,
             port: setup.port,
             natt_port: setup.natt_port,
@@ -301,6 +312,46 @@ impl Driver {
             }
         }
         true
+    }
+
+    /// An ICMP message from the raw ICMP socket: a "fragmentation needed" about ESP we sent to
+    /// a peer lowers that peer's path MTU, and with it what its sessions carry in one packet
+    /// (seed 001 §3.2); larger packets with DF set are then answered with a "fragmentation
+    /// needed" of our own, larger ones without are still sent (the kernel fragments the ESP).
+    pub(super) fn on_icmp(&mut self, packet: &[u8]) {
+        let Some(f) = sras_stack::mtu::parse_frag_needed(packet) else {
+            return;
+        };
+        let Some(sec) = self.sec.as_mut() else { return };
+        let Some((peer, mtu)) = sec.ipsec.path_mtu_exceeded(&f) else {
+            return;
+        };
+        let Some(info) = sec.ipsec.peer_info(peer) else {
+            return;
+        };
+        let limit = sras_stack::mtu::ppp_mru(mtu, info.overhead, u16::MAX);
+        let sessions: Vec<_> = self
+            .sessions
+            .iter()
+            .filter(|(_, s)| {
+                self.tunnels
+                    .get(&s.tunnel)
+                    .is_some_and(|t| t.remote == peer)
+            })
+            .map(|(h, _)| *h)
+            .collect();
+        for s in &sessions {
+            self.ppp.set_path_limit(*s, limit);
+        }
+        info!(
+            peer = %peer,
+            ike = %info.ike_remote,
+            path_mtu = mtu,
+            reported = f.mtu,
+            ip_mtu = limit,
+            sessions = sessions.len(),
+            "ICMP fragmentation needed: path MTU to the peer lowered"
+        );
     }
 
     /// A datagram on the IKE or NAT-T socket.
