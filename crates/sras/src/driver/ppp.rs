@@ -640,6 +640,10 @@ impl Driver {
                     warn!(local_sid = p.local_sid, leased = %Servers(&[p.lease, None]), peer = %info.peer, "PPP peer address differs from the leased one");
                 }
                 p.up = Some(info.clone());
+                // A path MTU an ICMP lowered before this session holds for it too.
+                if let Some(limit) = self.path_limit_for(session) {
+                    self.ppp.set_path_limit(session, limit);
+                }
                 self.client_link_up(now, session, &info);
             }
             Event::Ipv6Up { local_id, peer_id } => {
@@ -648,7 +652,7 @@ impl Driver {
                     local_sid = sid,
                     local_id = ?local_id,
                     peer_id = ?peer_id,
-                    "PPP IPv6CP up (IPv6 packets are dropped until there is a TUN device)"
+                    "PPP IPv6CP up (IPv6 packets are dropped: IPv6 over the TUN device is not implemented yet)"
                 );
             }
             Event::LinkDown { reason } => self.on_link_down(now, session, &reason),

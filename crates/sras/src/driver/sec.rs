@@ -354,6 +354,18 @@ impl Driver {
         );
     }
 
+    /// The IP packet limit of `session` from its peer's path MTU, if an ICMP lowered it.
+    pub(super) fn path_limit_for(&self, session: sras_l2tp::SessionHandle) -> Option<u16> {
+        let tunnel = self.sessions.get(&session)?.tunnel;
+        let remote = self.tunnels.get(&tunnel)?.remote;
+        let info = self.sec.as_ref()?.ipsec.peer_info(remote)?;
+        Some(sras_stack::mtu::ppp_mru(
+            info.path_mtu?,
+            info.overhead,
+            u16::MAX,
+        ))
+    }
+
     /// A datagram on the IKE or NAT-T socket.
     pub(super) fn on_ike_datagram(
         &mut self,
