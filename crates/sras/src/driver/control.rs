@@ -35,22 +35,7 @@ impl Driver {
         );
         for (handle, s) in rows {
             let (user, lease) = self.ppp.summary(*handle);
-            let remote = self.tunnels.get(&s.tunnel).map(|t| t.remote);
-            let info = remote.and_then(|r| self.sec.as_ref()?.ipsec.peer_info(r));
-            let peer = match (&info, remote) {
-                (Some(i), _) => i.ike_remote.to_string(),
-                (None, Some(r)) => r.to_string(),
-                (None, None) => "-".into(),
-            };
-            let ipsec = match &info {
-                Some(i) => format!(
-                    "{:?}/{:?}{}",
-                    i.encryption,
-                    i.integrity,
-                    if i.udp { " nat-t" } else { "" }
-                ),
-                None => "none (plain L2TP)".into(),
-            };
+            let (peer, ipsec) = self.where_from(*handle);
             let up = now.saturating_duration_since(s.since).as_secs();
             let _ = writeln!(
                 out,
@@ -65,6 +50,44 @@ impl Driver {
             );
         }
         out
+    }
+
+    /// Where `session` comes from (the peer's IKE address and port with IPsec, its L2TP address
+    /// without) and through what (the ESP suite, `nat-t` when ESP goes in UDP).
+    pub(super) fn where_from(&self, session: sras_l2tp::SessionHandle) -> (String, String) {
+        let remote = self
+            .sessions
+            .get(&session)
+            .and_then(|s| self.tunnels.get(&s.tunnel))
+            .map(|t| t.remote);
+        let info = remote.and_then(|r| self.sec.as_ref()?.ipsec.peer_info(r));
+        let peer = match (&info, remote) {
+            (Some(i), _) if i.udp => i.ike_remote.to_string(),
+            (Some(i), _) => i.ike_remote.ip().to_string(),
+            (None, Some(r)) => r.to_string(),
+            (None, None) => "-".into(),
+        };
+        let ipsec = match &info {
+            Some(i) => format!(
+                "{:?}/{:?}{}",
+                i.encryption,
+                i.integrity,
+                if i.udp { " nat-t" } else { "" }
+            ),
+            None => "none (plain L2TP)".into(),
+        };
+        (peer, ipsec)
+    }
+
+    /// The daemon's number of `session` and how long it has been up.
+    pub(super) fn session_number(
+        &self,
+        session: sras_l2tp::SessionHandle,
+        now: Instant,
+    ) -> (u64, u64) {
+        self.sessions.get(&session).map_or((0, 0), |s| {
+            (s.id, now.saturating_duration_since(s.since).as_secs())
+        })
     }
 
     /// Closes the PPP link of session `id` (its LinkDown sends the CDN); the tunnel goes once it

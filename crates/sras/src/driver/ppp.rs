@@ -125,6 +125,9 @@ impl Ppp {
 
 /// One session's link and what the daemon remembers of it.
 struct PppSession {
+    /// Server: the session's number, where it came from and through what (for the
+    /// `disconnected` line), set at LinkUp.
+    origin: Option<(u64, String, String, Instant)>,
     /// The largest IP packet the outer path takes in one ESP packet, once an ICMP
     /// "fragmentation needed" said so (below the peer's MRU).
     path_limit: Option<u16>,
@@ -246,6 +249,7 @@ impl Driver {
                 echo_answered: 0,
                 ip_dropped: 0,
                 path_limit: None,
+                origin: None,
             },
         );
         self.ppp.dirty.push(session);
@@ -640,6 +644,16 @@ impl Driver {
                     warn!(local_sid = p.local_sid, leased = %Servers(&[p.lease, None]), peer = %info.peer, "PPP peer address differs from the leased one");
                 }
                 p.up = Some(info.clone());
+                if self.client.is_none() {
+                    // The one line per connection: who, from where, through what, which address.
+                    let user = p.user.clone().unwrap_or_default();
+                    let (from, ipsec) = self.where_from(session);
+                    let (id, _) = self.session_number(session, now);
+                    info!(session = id, user = %user, from = %from, ipsec = %ipsec, address = %info.peer, "connected");
+                    if let Some(p) = self.ppp.links.get_mut(&session) {
+                        p.origin = Some((id, from, ipsec, now));
+                    }
+                }
                 // A path MTU an ICMP lowered before this session holds for it too.
                 if let Some(limit) = self.path_limit_for(session) {
                     self.ppp.set_path_limit(session, limit);
@@ -725,6 +739,21 @@ impl Driver {
             self.ppp.by_lease.remove(&a);
         }
         let stats = p.link.stats();
+        if let Some((id, from, ipsec, since)) = &p.origin {
+            let secs = now.saturating_duration_since(*since).as_secs();
+            info!(
+                session = id,
+                user = %p.user.as_deref().unwrap_or(""),
+                from = %from,
+                ipsec = %ipsec,
+                address = %Servers(&[p.lease, None]),
+                duration_s = secs,
+                ip_rx = stats.ip_rx,
+                ip_tx = stats.ip_tx,
+                reason = %Down(reason),
+                "disconnected"
+            );
+        }
         info!(
             local_sid = p.local_sid,
             user = ?p.user.as_deref().unwrap_or(""),
