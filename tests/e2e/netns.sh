@@ -205,8 +205,22 @@ for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
 done
 "$SRAS" sessions --socket "$OUT/control.sock" >"$OUT/sessions.txt" 2>&1 || fail "sras sessions (after)"
 [ "$(wc -l <"$OUT/sessions.txt")" = 1 ] || fail "sras sessions after disconnect: $(cat "$OUT/sessions.txt")"
+# The server shuts down with a client connected: LCP Terminate, CDN, StopCCN and IKE Deletes
+# to it within the server's deadline; the client notices and exits.
+ip netns exec $C "$SRAS" -v connect -c "$OUT/client.toml" --timeout 30 >"$OUT/client3.log" 2>&1 &
+CPID=$!
+for i in $(seq 300); do grep -q "PPP UP" "$OUT/client3.log" && break; kill -0 $CPID 2>/dev/null || fail "third client exited"; sleep 0.1; done
+grep -q "PPP UP" "$OUT/client3.log" || fail "third connection: no PPP link within 30 s"
+S0=$(date +%s.%N)
 kill -TERM $SPID; wait $SPID; RC=$?; SPID=
+S1=$(date +%s.%N)
 [ $RC = 0 ] || fail "server exited $RC"
+grep -q "IKE SA down\|peer gone\|Delete" "$OUT/server.log" || fail "server: no IKE teardown logged at shutdown"
+for i in $(seq 100); do kill -0 $CPID 2>/dev/null || break; sleep 0.1; done
+kill -0 $CPID 2>/dev/null && fail "the client is still running 10 s after the server shut down"
+wait $CPID; CPID=
+grep -q "tunnel closed\|IKE SA down" "$OUT/client3.log" || fail "client: the server's shutdown was not seen: $(tail -5 "$OUT/client3.log")"
+SHUT=$(awk -v a="$S0" -v b="$S1" 'BEGIN{printf "%.2f", b-a}')
 CONNECT=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.2f", b-a}')
 RATE=$(awk -v a="$X0" -v b="$X1" -v mb="$MB" 'BEGIN{printf "%.0f", mb*8/(b-a)}')
-echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, path MTU 1300 -> $PMTU, teardown clean from the client and by sras disconnect)"
+echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, path MTU 1300 -> $PMTU, teardown clean from the client, by sras disconnect and by the server's SIGTERM in ${SHUT}s)"
