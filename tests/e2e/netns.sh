@@ -66,10 +66,12 @@ auth = ["mschapv2"]
 name = "sras-e2e%d"
 [control]
 socket = "$OUT/control.sock"
-[[users]]
-name = "e2e"
-password = "e2e-password"
+[auth]
+users_file = "$OUT/users.toml"
 EOT
+# The user comes from the users file, written by `sras user add` (the server's own store).
+rm -f "$OUT/users.toml"
+echo e2e-password | "$SRAS" user add e2e --password-stdin --file "$OUT/users.toml" >/dev/null || fail "sras user add"
 cat >"$OUT/client.toml" <<EOT
 [client]
 server = "192.0.2.1"

@@ -19,6 +19,8 @@ use zeroize::Zeroizing;
 
 use crate::pool::PoolRange;
 
+mod auth;
+pub(crate) use auth::DEFAULT_USERS_FILE;
 mod control;
 mod ike;
 
@@ -129,6 +131,7 @@ struct RawFile {
     ike: Option<ike::RawIke>,
     tun: Option<RawTun>,
     control: Option<control::RawControl>,
+    auth: Option<auth::RawAuth>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -266,6 +269,8 @@ pub(crate) struct Config {
     pub(crate) tun: TunConfig,
     /// `[control]`: the server's control socket.
     pub(crate) control: control::ControlConfig,
+    /// `[auth]`: the users file.
+    pub(crate) auth: auth::AuthConfig,
 }
 
 /// `[tun]`.
@@ -494,9 +499,11 @@ impl Config {
         let ike = raw.ike.map(IkeConfig::from_raw).transpose()?;
         let tun = TunConfig::from_raw(raw.tun.unwrap_or_default())?;
         let control = control::ControlConfig::from_raw(raw.control.unwrap_or_default())?;
+        let auth = auth::AuthConfig::from_raw(raw.auth.unwrap_or_default())?;
         Ok(Self {
             tun,
             control,
+            auth,
             l2tp,
             client,
             ppp,
@@ -510,21 +517,11 @@ impl Config {
         self.control.socket.clone()
     }
 
-    /// Whether the server runs with the built-in test user (no `[[users]]`).
-    pub(crate) fn builtin_users(&self) -> bool {
-        self.users.is_empty()
-    }
-
-    /// The server's user store: the `[[users]]`, or the built-in test user.
-    pub(crate) fn user_store(&self) -> crate::users::Users {
-        if self.users.is_empty() {
-            crate::users::Users::new(vec![User {
-                name: TEST_USER.to_owned(),
-                password: Secret::new(TEST_PASSWORD),
-            }])
-        } else {
-            crate::users::Users::new(self.users.clone())
-        }
+    /// The server's user store: the `[[users]]` and the users file (`auth.users_file`), or
+    /// the built-in test user while neither has one. An unsafe or invalid users file is an
+    /// error.
+    pub(crate) fn user_store(&self) -> Result<crate::users::Users, String> {
+        crate::users::Users::new(self.users.clone(), Some(&self.auth.users_file))
     }
 
     /// The `sras-ppp` link configuration every link of `role` starts from (the caller sets
@@ -1040,6 +1037,56 @@ const DEFAULT_LOCAL_IP: Ipv4Addr = Ipv4Addr::new(198, 51, 100, 1);
 /// The default `ppp.pool`.
 const DEFAULT_POOL: &str = "198.51.100.10-198.51.100.250";
 
+/// The users file (`sras user add`): `[[users]]` entries as in the configuration, checked
+/// the same way; no entry at all is fine. `origin` names the file in errors.
+pub(crate) fn parse_users_file(text: &str, origin: &str) -> Result<Vec<User>, ConfigError> {
+    #[derive(Deserialize)]
+    #[serde(deny_unknown_fields)]
+    struct UsersFile {
+        users: Option<Vec<RawUser>>,
+    }
+    let f: UsersFile = toml::from_str(text).map_err(|e| ConfigError::Syntax {
+        path: origin.to_owned(),
+        message: e.to_string().trim_end().to_owned(),
+    })?;
+    match f.users {
+        Some(list) if !list.is_empty() => users_from_raw(list).map_err(|e| match e {
+            ConfigError::Invalid {
+                key,
+                value,
+                expected,
+            } => ConfigError::Invalid {
+                key: format!("{key} in {origin}"),
+                value,
+                expected,
+            },
+            other => other,
+        }),
+        _ => Ok(Vec::new()),
+    }
+}
+
+/// One user for the users file (`sras user add`), checked as a `[[users]]` entry is.
+pub(crate) fn check_password_text(name: &str, password: &str) -> Result<User, ConfigError> {
+    let raw = RawUser {
+        name: name.to_owned(),
+        password: password.to_owned(),
+    };
+    let mut users = users_from_raw(vec![raw]).map_err(|e| match e {
+        ConfigError::Invalid {
+            key,
+            value,
+            expected,
+        } => ConfigError::Invalid {
+            key: key.replace("users[0].", "user "),
+            value,
+            expected,
+        },
+        other => other,
+    })?;
+    users.pop().ok_or_else(|| invalid("user", name, "missing"))
+}
+
 fn users_from_raw(list: Vec<RawUser>) -> Result<Vec<User>, ConfigError> {
     if list.is_empty() {
         return Err(invalid(
@@ -1321,11 +1368,17 @@ mod tests {
             (p.mru, p.echo_interval_secs, p.echo_failures),
             (1400, 30, 4)
         );
-        assert!(c.builtin_users() && c.users.is_empty());
-        let store = c.user_store();
+        assert!(c.users.is_empty());
+        assert_eq!(c.auth.users_file, Path::new(DEFAULT_USERS_FILE));
+        let mut store = crate::users::Users::new(Vec::new(), None).unwrap();
+        assert!(store.is_builtin());
         assert_eq!(store.len(), 1);
         assert_eq!(
-            store.lookup(TEST_USER).unwrap().password.as_str(),
+            store
+                .lookup(crate::driver::now(), TEST_USER)
+                .unwrap()
+                .password
+                .as_str(),
             TEST_PASSWORD
         );
 
@@ -1495,10 +1548,14 @@ mod tests {
             "t",
         )
         .unwrap();
-        assert!(!c.builtin_users());
-        let store = c.user_store();
-        assert!(store.lookup(TEST_USER).is_none(), "the test user is off");
-        assert_eq!(store.lookup("EXAMPLE\\alice").unwrap().name, "alice");
+        let mut store = crate::users::Users::new(c.users.clone(), None).unwrap();
+        assert!(!store.is_builtin());
+        let now = crate::driver::now();
+        assert!(
+            store.lookup(now, TEST_USER).is_none(),
+            "the test user is off"
+        );
+        assert_eq!(store.lookup(now, "EXAMPLE\\alice").unwrap().name, "alice");
         for shown in [format!("{c:?}"), c.to_toml()] {
             assert!(!shown.contains("hunter2"), "{shown}");
         }

@@ -18,6 +18,7 @@ mod keylog;
 mod pool;
 mod rawesp;
 mod tun;
+mod usercmd;
 mod users;
 
 use std::net::{IpAddr, SocketAddr};
@@ -134,6 +135,22 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         socket: Option<PathBuf>,
     },
+    /// Manage the server's users file (auth.users_file): add, delete or list users.
+    ///
+    /// The server reads the file besides [[users]] and re-reads it when it changes, so changes
+    /// take effect at the next login without a restart. Passwords are stored so that PAP,
+    /// CHAP-MD5, MS-CHAPv1 and MS-CHAPv2 all work (in clear, as pppd's chap-secrets): the file
+    /// is written with mode 0600, and the server refuses it if group or others may read it.
+    User {
+        #[command(subcommand)]
+        action: UserAction,
+        /// The server's configuration file, for auth.users_file.
+        #[arg(short, long, value_name = "FILE", global = true)]
+        config: Option<PathBuf>,
+        /// The users file; overrides the configuration (default /var/lib/sras/users.toml).
+        #[arg(long, value_name = "PATH", global = true)]
+        file: Option<PathBuf>,
+    },
     /// Validate a configuration file and print the effective configuration (defaults filled
     /// in, the secret redacted). Exits 2 if it is invalid, naming the key.
     CheckConfig {
@@ -141,6 +158,29 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         config: PathBuf,
     },
+}
+
+/// `sras user ...`.
+#[derive(Debug, Subcommand)]
+enum UserAction {
+    /// Add a user (the password is prompted for twice, or read from standard input).
+    Add {
+        /// The user name the client logs in with (a "DOMAIN\" prefix it sends is ignored).
+        name: String,
+        /// Read the password from the first line of standard input instead of prompting.
+        #[arg(long)]
+        password_stdin: bool,
+        /// Change the password of an existing user instead of refusing.
+        #[arg(long)]
+        replace: bool,
+    },
+    /// Delete a user (their sessions stay up until they end; new logins are refused).
+    Del {
+        /// The user name.
+        name: String,
+    },
+    /// List the user names (never the passwords).
+    List,
 }
 
 fn main() -> ExitCode {
@@ -177,11 +217,52 @@ fn main() -> ExitCode {
         Command::Ike { config, connect } => {
             with_config(Config::load(&config), |cfg| ike(&cfg, connect.as_deref()))
         }
+        Command::User {
+            action,
+            config,
+            file,
+        } => user_command(&action, config.as_deref(), file),
         Command::Sessions { config, socket } => {
             control_request(config.as_deref(), socket, &control::Command::Sessions)
         }
         Command::Disconnect { id, config, socket } => {
             control_request(config.as_deref(), socket, &control::Command::Disconnect(id))
+        }
+    }
+}
+
+/// `sras user add|del|list`: prints what was done (or the names) and exits 0, or 1 with why
+/// not (2 for a bad configuration).
+fn user_command(
+    action: &UserAction,
+    config: Option<&std::path::Path>,
+    file: Option<PathBuf>,
+) -> ExitCode {
+    let path = match (file, config) {
+        (Some(p), _) => p,
+        (None, Some(c)) => match Config::load(c) {
+            Ok(cfg) => cfg.auth.users_file,
+            Err(e) => return config_error(&e),
+        },
+        (None, None) => PathBuf::from(config::DEFAULT_USERS_FILE),
+    };
+    let r = match action {
+        UserAction::Add {
+            name,
+            password_stdin,
+            replace,
+        } => usercmd::add(&path, name, *password_stdin, *replace).map(|m| format!("{m}\n")),
+        UserAction::Del { name } => usercmd::del(&path, name).map(|m| format!("{m}\n")),
+        UserAction::List => usercmd::list(&path),
+    };
+    match r {
+        Ok(out) => {
+            print!("{out}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("sras: {e}");
+            ExitCode::from(1)
         }
     }
 }
@@ -400,6 +481,7 @@ fn server(cfg: Config) -> ExitCode {
                 info!(to = %to, "every tunnel request will be redirected (StopCCN \"Try Another\")");
             }
             let p = &cfg.ppp;
+            let users = cfg.user_store()?;
             info!(
                 local_ip = %p.local_ip,
                 pool = %p.pool,
@@ -408,12 +490,13 @@ fn server(cfg: Config) -> ExitCode {
                 auth = %methods(&p.auth.0),
                 mru = p.mru,
                 echo_interval_secs = p.echo_interval_secs,
-                users = cfg.user_store().len(),
+                users = users.len(),
+                users_file = %cfg.auth.users_file.display(),
                 "PPP server settings"
             );
-            if cfg.builtin_users() {
+            if users.is_builtin() {
                 warn!(
-                    "NO [[users]] CONFIGURED: the built-in test user {:?} is active and its password is published in docs/configuration.md; anybody can log in. Define [[users]] before any real use",
+                    "NO USERS CONFIGURED: the built-in test user {:?} is active and its password is published in docs/configuration.md; anybody can log in. Add users (`sras user add NAME`, or [[users]]) before any real use: the test user goes away with the first one",
                     config::TEST_USER
                 );
             }
@@ -422,7 +505,7 @@ fn server(cfg: Config) -> ExitCode {
             }
             let ppp = PppSetup {
                 link: cfg.link_config(Role::Server),
-                users: Some(cfg.user_store()),
+                users: Some(users),
                 pool: Some(Pool::new(p.pool)),
                 ping_count: 0,
                 rng_seed: *os_seed()?,

@@ -283,11 +283,15 @@ fn assert_success(out: &Output) -> String {
 
 #[test]
 fn ppp_login_as_the_builtin_test_user_gets_an_address_and_ping_replies() {
-    let (out, log) = ppp_run(
-        "ppp-default",
-        "[ppp]\ndns = [\"198.51.100.53\", \"198.51.100.54\"]\n",
-        &format!("user = \"{TEST_USER}\"\npassword = \"{TEST_PASSWORD}\"\n"),
-    );
+    let (out, log) =
+        ppp_run(
+            "ppp-default",
+            &format!(
+            "[auth]\nusers_file = \"{}\"\n[ppp]\ndns = [\"198.51.100.53\", \"198.51.100.54\"]\n",
+            temp_file("ppp-default", "unused", "").with_file_name("absent.toml").display()
+        ),
+            &format!("user = \"{TEST_USER}\"\npassword = \"{TEST_PASSWORD}\"\n"),
+        );
     let stdout = assert_success(&out);
     let (local, peer) = assert_connect_output(&stdout, "198.51.100.53,198.51.100.54", "3/3");
     // The defaults: the server is 198.51.100.1, the first client gets the pool's first address.
@@ -300,7 +304,7 @@ fn ppp_login_as_the_builtin_test_user_gets_an_address_and_ping_replies() {
     assert!(!stderr.contains("not acknowledged"), "{stderr}");
 
     let log = log.join("\n");
-    assert!(log.contains("NO [[users]] CONFIGURED"), "{log}");
+    assert!(log.contains("NO USERS CONFIGURED"), "{log}");
     for needle in [
         "PPP login accepted",
         "PPP authenticated",
@@ -338,8 +342,120 @@ fn ppp_every_method_with_configured_users_and_a_domain_prefix() {
             log.contains(&format!("method=\"{method}\"")) && log.contains("PPP authenticated"),
             "{method}: {log}"
         );
-        assert!(!log.contains("NO [[users]]"), "{log}");
+        assert!(!log.contains("NO USERS"), "{log}");
         assert!(!log.contains("Wonder-land"), "password logged: {log}");
+    }
+}
+
+/// `sras user add|del|list` on `file`.
+fn user_cmd(args: &[&str], file: &Path, stdin: &str) -> Output {
+    use std::io::Write;
+    let mut child = Command::new(SRAS)
+        .arg("user")
+        .args(args)
+        .arg("--file")
+        .arg(file)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(stdin.as_bytes())
+        .unwrap();
+    child.wait_with_output().unwrap()
+}
+
+#[test]
+fn user_add_list_del_and_the_file_is_0600() {
+    use std::os::unix::fs::PermissionsExt;
+    let file = temp_file("user-cmd", "unused", "").with_file_name("sub/users.toml");
+    let _ = std::fs::remove_file(&file);
+    let out = user_cmd(&["add", "carol", "--password-stdin"], &file, "c-pass\n");
+    assert!(out.status.success(), "{out:?}");
+    let out = user_cmd(&["add", "alice"], &file, "a-pass\n");
+    assert!(out.status.success(), "{out:?}");
+    let mode = std::fs::metadata(&file).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600);
+    let dir_mode = std::fs::metadata(file.parent().unwrap())
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(dir_mode, 0o700);
+    let out = user_cmd(&["list"], &file, "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\ncarol\n");
+    // An existing name needs --replace; a missing one cannot be deleted.
+    let out = user_cmd(&["add", "alice", "--password-stdin"], &file, "x\n");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--replace"));
+    let out = user_cmd(
+        &["add", "alice", "--password-stdin", "--replace"],
+        &file,
+        "a-pass2\n",
+    );
+    assert!(out.status.success(), "{out:?}");
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert!(
+        text.contains("a-pass2") && !text.contains("\"a-pass\""),
+        "{text}"
+    );
+    let out = user_cmd(&["del", "carol"], &file, "");
+    assert!(out.status.success(), "{out:?}");
+    let out = user_cmd(&["del", "carol"], &file, "");
+    assert_eq!(out.status.code(), Some(1));
+    let out = user_cmd(&["list"], &file, "");
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "alice\n");
+    // Names are checked as in [[users]]; empty passwords refused.
+    let out = user_cmd(&["add", "CORP\\dave", "--password-stdin"], &file, "d\n");
+    assert_eq!(out.status.code(), Some(1));
+    let out = user_cmd(&["add", "dave", "--password-stdin"], &file, "\n");
+    assert_eq!(out.status.code(), Some(1));
+    // A file others may read is refused, by the command as by the server.
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644)).unwrap();
+    let out = user_cmd(&["list"], &file, "");
+    assert_eq!(out.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("chmod 600"),
+        "{out:?}"
+    );
+    for sub in ["add", "del", "list"] {
+        let out = Command::new(SRAS)
+            .args(["user", sub, "--help"])
+            .output()
+            .unwrap();
+        assert!(out.status.success() && !out.stdout.is_empty(), "{sub}");
+    }
+}
+
+#[test]
+fn ppp_every_method_with_users_from_the_users_file() {
+    let file = temp_file("ppp-users-file", "unused", "").with_file_name("users.toml");
+    let _ = std::fs::remove_file(&file);
+    let out = user_cmd(&["add", "erin", "--password-stdin"], &file, "Pass word 9\n");
+    assert!(out.status.success(), "{out:?}");
+    for method in ["mschapv2", "chap-md5", "mschapv1", "pap"] {
+        let (out, log) = ppp_run(
+            &format!("ppp-file-{method}"),
+            &format!(
+                "[auth]\nusers_file = \"{}\"\n[ppp]\nauth = [\"{method}\"]\n",
+                file.display()
+            ),
+            "user = \"erin\"\npassword = \"Pass word 9\"\nping_count = 1\n",
+        );
+        assert_success(&out);
+        let log = log.join("\n");
+        assert!(
+            log.contains(&format!("method=\"{method}\"")),
+            "{method}: {log}"
+        );
+        assert!(
+            !log.contains("NO USERS") && !log.contains("Pass word"),
+            "{log}"
+        );
     }
 }
 

@@ -692,7 +692,7 @@ impl Driver {
         let reject = |message: &str| Verdict::Reject {
             message: Some(message.to_owned()),
         };
-        let verdict = match users.as_ref().map(|u| u.lookup(&r.user)) {
+        let verdict = match users.as_mut().map(|u| u.lookup(now, &r.user)) {
             None => {
                 warn!(
                     local_sid = sid,
