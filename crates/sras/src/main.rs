@@ -39,9 +39,9 @@ use crate::pool::Pool;
 
 /// sras: an L2TP/IPsec remote-access server and client.
 ///
-/// Today: plain L2TP (RFC 2661) over UDP with PPP, as server (LNS) and client (LAC); and IKEv1
-/// alone (`sras ike`), which negotiates IPsec SAs without processing ESP yet. The TUN device is
-/// not implemented yet. Logs go to stderr; set the level with -v or RUST_LOG.
+/// `sras server`: IKEv1 responder, ESP (raw and in UDP/4500), L2TP LNS reached only through
+/// ESP, PPP with local users, an address pool and a TUN device. `sras connect`: the mirror
+/// image. Logs go to stderr; set the level with -v or RUST_LOG.
 #[derive(Debug, Parser)]
 #[command(name = "sras", version, propagate_version = true)]
 struct Cli {
@@ -55,20 +55,26 @@ struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Run the L2TP server (LNS) on the configured address (default 0.0.0.0:1701).
+    /// Run the L2TP/IPsec server (IKE on UDP 500/4500, ESP, L2TP LNS, PPP, TUN).
     ///
-    /// Accepts tunnels and incoming calls from LACs such as xl2tpd, and runs PPP in each call:
-    /// authenticates the user ([[users]]), hands out an address from ppp.pool and answers pings
-    /// to ppp.local_ip. Plain L2TP without IPsec: for testing only. SIGTERM or SIGINT closes
-    /// every link and tunnel (LCP Terminate, StopCCN) and exits.
+    /// Answers IKEv1 (pre-shared keys or certificates), accepts L2TP tunnels and calls only
+    /// through the ESP SA each was set up through, runs PPP in each call: authenticates the
+    /// user ([[users]] and the users file, `sras user`), hands out an address from ppp.pool
+    /// and routes IP between the client and a TUN device. Plain L2TP without IPsec only with
+    /// l2tp.plain = true (testing). Without -c: the built-in defaults (a published test key
+    /// and user, warned). `sras sessions` and `sras disconnect` talk to it over control.socket.
+    /// SIGTERM or SIGINT closes every link and tunnel (LCP Terminate, CDN, StopCCN), deletes
+    /// every SA (IKE Delete) and exits.
     Server {
         /// Configuration file (TOML, see docs/configuration.md); without it the built-in
         /// defaults are used.
         #[arg(short, long, value_name = "FILE")]
         config: Option<PathBuf>,
     },
-    /// Connect to an L2TP server as a LAC: open a tunnel, place an incoming call, log in over PPP.
+    /// Connect to an L2TP/IPsec server: IKE, then a tunnel and a call through ESP, PPP login, TUN.
     ///
+    /// With an [ike] section (or no -c: the built-in test key) IPsec comes first, and the
+    /// TUN device comes up with the address PPP gave and tun.routes.
     /// Prints `ESTABLISHED tunnel=<local>/<peer> session=<local>/<peer>` once the L2TP session
     /// is up, `PPP UP local=<ip> peer=<ip> dns=<ips>` once PPP is, then pings the peer address
     /// (client.ping_count) and prints `PING <peer>: <replies>/<sent> replies`. Runs until the
