@@ -15,6 +15,7 @@ mod control;
 mod driver;
 mod icmp;
 mod keylog;
+mod mmsg;
 mod pool;
 mod rawesp;
 mod tun;

@@ -52,21 +52,10 @@ impl RawEsp {
         Ok((n, src))
     }
 
-    /// Receives one datagram if one is waiting (`WouldBlock` if not).
-    pub(crate) fn try_recv(&self, buf: &mut [u8]) -> std::io::Result<(usize, Ipv4Addr)> {
-        let (n, from) = self.socket.try_recv_from(buf)?;
-        let src = match from {
-            SocketAddr::V4(a) => *a.ip(),
-            SocketAddr::V6(a) => a.ip().to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED),
-        };
-        Ok((n, src))
-    }
-
-    /// Sends `esp` now if the socket has room (`WouldBlock` if not).
-    pub(crate) fn try_send_to(&self, esp: &[u8], dst: Ipv4Addr) -> std::io::Result<()> {
-        self.socket
-            .try_send_to(esp, SocketAddr::V4(SocketAddrV4::new(dst, 0)))
-            .map(|_| ())
+    /// The socket's descriptor, for batched I/O ([`crate::mmsg`]).
+    pub(crate) fn raw_fd(&self) -> std::os::fd::RawFd {
+        use std::os::fd::AsRawFd;
+        self.socket.as_raw_fd()
     }
 
     /// Sends `esp` (from the SPI) to `dst` as one IPv4 packet with protocol 50.

@@ -190,6 +190,12 @@ impl Driver {
         c.established = true;
         println!("{line}");
         info!("L2TP session up: starting PPP (LCP)");
+        // The ICCN that established the call on our side must reach the LNS before our first
+        // LCP Configure-Request (data leaves before control in `flush`): the LNS drops data
+        // for a call it has not seen established, and LCP would wait for its 3 s restart.
+        while let Some(t) = self.endpoint.poll_transmit() {
+            self.out.push_back(t);
+        }
         self.ppp_start(now, session);
     }
 

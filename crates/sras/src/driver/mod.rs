@@ -352,6 +352,8 @@ impl Driver {
         let mut buf_raw = vec![0u8; MAX_DATAGRAM];
         let mut buf_tun = vec![0u8; TUN_BUF];
         let mut buf_icmp = vec![0u8; 1500];
+        // Datagrams after the first of a burst come in batches (recvmmsg).
+        let mut rx_batch = crate::mmsg::RecvBatch::new();
         let sleep = tokio::time::sleep(Duration::ZERO);
         tokio::pin!(sleep);
         let mut armed: Option<Instant> = None;
@@ -405,31 +407,45 @@ impl Driver {
                 // back to select!: one wake-up and one flush per burst, not per packet.
                 Wake::Natt(Ok((len, remote))) => {
                     self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
-                    for _ in 1..BATCH {
-                        let Some(r) = self
-                            .sec
-                            .as_ref()
-                            .map(|s| s.natt.try_recv_from(&mut buf_natt))
-                        else {
+                    let fd = self.sec.as_ref().map(|s| {
+                        use std::os::fd::AsRawFd;
+                        s.natt.as_raw_fd()
+                    });
+                    for _ in 0..BATCH / crate::mmsg::BATCH {
+                        let Some(Ok(n)) = fd.map(|fd| rx_batch.recv(fd)) else {
                             break;
                         };
-                        let Ok((len, remote)) = r else { break };
-                        self.on_ike_datagram(t, true, remote, &mut buf_natt[..len]);
+                        for i in 0..n {
+                            let (bytes, from) = rx_batch.get_mut(i);
+                            if !bytes.is_empty() {
+                                self.on_ike_datagram(t, true, from, bytes);
+                            }
+                        }
+                        if n < crate::mmsg::BATCH {
+                            break;
+                        }
                     }
                 }
                 Wake::RawEsp(Ok((len, _))) => {
                     self.on_raw_esp(t, &mut buf_raw[..len]);
-                    for _ in 1..BATCH {
-                        let Some(r) = self
-                            .sec
-                            .as_ref()
-                            .and_then(|s| s.raw.as_ref())
-                            .map(|r| r.try_recv(&mut buf_raw))
-                        else {
+                    let fd = self
+                        .sec
+                        .as_ref()
+                        .and_then(|s| s.raw.as_ref())
+                        .map(crate::rawesp::RawEsp::raw_fd);
+                    for _ in 0..BATCH / crate::mmsg::BATCH {
+                        let Some(Ok(n)) = fd.map(|fd| rx_batch.recv(fd)) else {
                             break;
                         };
-                        let Ok((len, _)) = r else { break };
-                        self.on_raw_esp(t, &mut buf_raw[..len]);
+                        for i in 0..n {
+                            let (bytes, _) = rx_batch.get_mut(i);
+                            if !bytes.is_empty() {
+                                self.on_raw_esp(t, bytes);
+                            }
+                        }
+                        if n < crate::mmsg::BATCH {
+                            break;
+                        }
                     }
                 }
                 Wake::Tun(Ok(len)) => {
@@ -758,6 +774,7 @@ impl Driver {
                 progress = true;
                 self.send_l2tp(now(), &t).await;
             }
+            self.flush_batches(now());
             if self.send_backlog(now()).await {
                 progress = true;
             }

@@ -51,6 +51,11 @@ const PING_INTERVAL: Duration = Duration::from_secs(1);
 const PING_WAIT: Duration = Duration::from_secs(2);
 /// Echo data bytes, as `ping` sends by default.
 const PING_DATA_LEN: usize = 56;
+/// PPP frames kept for sessions whose link has not started yet (all sessions together), their
+/// largest size, and how long they are kept.
+const EARLY_FRAMES: usize = 32;
+const EARLY_FRAME_MAX: usize = 256;
+const EARLY_FRAME_AGE: Duration = Duration::from_secs(2);
 /// The message of a refused login (the same for an unknown user and a wrong password).
 const AUTH_FAILED: &str = "Authentication failed";
 
@@ -80,6 +85,8 @@ pub(super) struct Ppp {
     by_lease: HashMap<Ipv4Addr, SessionHandle>,
     /// Links that may have frames or events to drain.
     dirty: Vec<SessionHandle>,
+    /// Control frames that arrived before their session's link started.
+    early: Vec<(SessionHandle, Instant, Vec<u8>)>,
     log: RateLimiter,
     /// ICMP errors we send (RFC 1812 §4.3.2.8: rate-limited).
     icmp_log: RateLimiter,
@@ -96,6 +103,7 @@ impl Ppp {
             links: HashMap::new(),
             by_lease: HashMap::new(),
             dirty: Vec::new(),
+            early: Vec::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
             icmp_log: RateLimiter::new(100, Duration::from_secs(1)),
         }
@@ -253,6 +261,22 @@ impl Driver {
             },
         );
         self.ppp.dirty.push(session);
+        // Frames that came before the link, if they are recent.
+        let early: Vec<Vec<u8>> = {
+            let e = &mut self.ppp.early;
+            let mut mine = Vec::new();
+            e.retain(|(s, at, f)| {
+                let fresh = now.saturating_duration_since(*at) < EARLY_FRAME_AGE;
+                if *s == session && fresh {
+                    mine.push(f.clone());
+                }
+                *s != session && fresh
+            });
+            mine
+        };
+        for f in early {
+            self.on_ppp_frame(now, session, &f);
+        }
     }
 
     /// The session is gone: its link ends (`lower_down`), which frees its address.
@@ -266,7 +290,13 @@ impl Driver {
     /// A PPP frame from an established session.
     pub(super) fn on_ppp_frame(&mut self, now: Instant, session: SessionHandle, frame: &[u8]) {
         let Some(p) = self.ppp.links.get_mut(&session) else {
-            if let Some(suppressed) = self.ppp.log.check(now) {
+            // The peer's first LCP frames may overtake the ICCN that establishes the call
+            // here (they travel apart): kept, a few, for the link about to start.
+            let early = &mut self.ppp.early;
+            early.retain(|(_, at, _)| now.saturating_duration_since(*at) < EARLY_FRAME_AGE);
+            if frame.len() <= EARLY_FRAME_MAX && early.len() < EARLY_FRAMES {
+                early.push((session, now, frame.to_vec()));
+            } else if let Some(suppressed) = self.ppp.log.check(now) {
                 debug!(
                     len = frame.len(),
                     suppressed, "PPP frame for a session without a link: dropped"

@@ -22,12 +22,29 @@ use tracing::{debug, error, info, warn};
 use super::ike::id_text;
 use super::{Driver, MAX_DATAGRAM};
 use crate::keylog::{esp_line, ikev1_line, KeyLog};
+use crate::mmsg::SendBatch;
 use crate::rawesp::RawEsp;
 
 /// How long after its last tunnel closed a peer's SAs are deleted: longer than pppd's 3 s
 /// LCP Terminate-Request restart timer, so that a client's late Terminate-Request still goes
 /// through ESP instead of leaving in the clear once its SAs are gone.
 const CLOSE_DELAY: Duration = Duration::from_secs(5);
+
+/// ESP packets with an unknown SPI kept, and for how long, in case their SA is about to be
+/// installed (the last Quick Mode message and the first ESP packet race).
+const EARLY_ESP: usize = 16;
+const EARLY_ESP_AGE: Duration = Duration::from_secs(2);
+
+/// Keeps an ESP packet whose SPI is not known yet (the oldest goes when full).
+fn hold_early(sec: &mut Sec, now: Instant, buf: &[u8], remote: Option<SocketAddr>) {
+    if buf.len() > 2048 {
+        return;
+    }
+    if sec.early.len() == EARLY_ESP {
+        sec.early.pop_front();
+    }
+    sec.early.push_back((now, buf.to_vec(), remote));
+}
 
 /// What the IPsec side is started with.
 pub(crate) struct SecSetup {
@@ -62,6 +79,11 @@ pub(super) struct Sec {
     buf: Vec<u8>,
     /// Sealed datagrams the fast path found no room for in the socket, sent by `flush`.
     backlog: std::collections::VecDeque<(Vec<u8>, Destination)>,
+    /// ESP with an SPI not installed yet (NAT-T: the peer's address), for a moment.
+    early: std::collections::VecDeque<(Instant, Vec<u8>, Option<SocketAddr>)>,
+    /// Sealed datagrams of this wake-up, sent together (sendmmsg) by `flush_batches`.
+    batch_natt: SendBatch,
+    batch_raw: SendBatch,
     log: RateLimiter,
 }
 
@@ -122,6 +144,9 @@ impl Sec {
             pending_close: Vec::new(),
             buf: vec![0u8; HEADROOM + MAX_DATAGRAM + TAILROOM],
             backlog: std::collections::VecDeque::new(),
+            early: std::collections::VecDeque::new(),
+            batch_natt: SendBatch::new(),
+            batch_raw: SendBatch::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
         })
     }
@@ -262,28 +287,76 @@ impl Driver {
         };
         let bytes = &buf[sealed.range];
         if sec.backlog.is_empty() {
-            let r = match sealed.destination {
-                Destination::Udp { destination, .. } => {
-                    sec.natt.try_send_to(bytes, destination).map(|_| ())
+            // Gathered for one sendmmsg at the end of the wake-up (or now, when full).
+            let queued = match sealed.destination {
+                Destination::Udp { destination, .. } => sec.batch_natt.push(bytes, destination),
+                Destination::Esp {
+                    destination: IpAddr::V4(d),
+                    ..
+                } if sec.raw.is_some() => {
+                    sec.batch_raw.push(bytes, SocketAddr::new(IpAddr::V4(d), 0))
                 }
-                Destination::Esp { destination, .. } => match (&sec.raw, destination) {
-                    (Some(raw), IpAddr::V4(d)) => raw.try_send_to(bytes, d),
-                    _ => Err(std::io::Error::other("no raw ESP socket")),
-                },
+                Destination::Esp { .. } => return true,
             };
-            match r {
-                Ok(()) => return true,
-                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => {}
-                Err(e) => {
-                    if sec.log.check(now).is_some() {
-                        warn!(to = %to, error = %e, "ESP send failed");
-                    }
-                    return true;
+            if queued {
+                if sec.batch_natt.is_full() || sec.batch_raw.is_full() {
+                    self.flush_batches(now);
                 }
+                return true;
             }
         }
         sec.backlog.push_back((bytes.to_vec(), sealed.destination));
         true
+    }
+
+    /// Sends the gathered datagrams, one sendmmsg per socket; what the socket had no room for
+    /// goes to the backlog, in order, for `flush` to wait on.
+    pub(super) fn flush_batches(&mut self, now: Instant) {
+        use std::os::fd::AsRawFd;
+        let Some(sec) = self.sec.as_mut() else { return };
+        let natt_fd = sec.natt.as_raw_fd();
+        let raw_fd = sec.raw.as_ref().map(RawEsp::raw_fd);
+        for (batch, fd, udp) in [
+            (&mut sec.batch_natt, Some(natt_fd), true),
+            (&mut sec.batch_raw, raw_fd, false),
+        ] {
+            let Some(fd) = fd else { continue };
+            while !batch.is_empty() {
+                match batch.send(fd) {
+                    Ok(_) => {}
+                    Err(e) => {
+                        if e.kind() != std::io::ErrorKind::WouldBlock {
+                            if sec.log.check(now).is_some() {
+                                warn!(error = %e, "ESP send failed");
+                            }
+                            // The failing datagram goes; the others still get their chance.
+                            let mut rest = batch.take_pending();
+                            if !rest.is_empty() {
+                                rest.remove(0);
+                            }
+                            for (b, a) in rest {
+                                let _ = batch.push(&b, a);
+                            }
+                            continue;
+                        }
+                        for (bytes, to) in batch.take_pending() {
+                            let destination = if udp {
+                                Destination::Udp {
+                                    source: to,
+                                    destination: to,
+                                }
+                            } else {
+                                Destination::Esp {
+                                    source: to.ip(),
+                                    destination: to.ip(),
+                                }
+                            };
+                            sec.backlog.push_back((bytes, destination));
+                        }
+                    }
+                }
+            }
+        }
     }
 
     /// Sends what the fast path could not (the socket was full), in order; false when nothing
@@ -380,6 +453,9 @@ impl Driver {
         match sec.ipsec.handle_udp(now, local, remote, buf) {
             Ok(Some(d)) => self.on_l2tp(now, d.peer, &buf[d.payload]),
             Ok(None) => {}
+            Err(sras_stack::DropReason::UnknownSpi(_)) if natt => {
+                hold_early(sec, now, buf, Some(remote));
+            }
             Err(e) => {
                 if sec.log.check(now).is_some() {
                     debug!(peer = %remote, error = %e, "datagram dropped");
@@ -403,6 +479,7 @@ impl Driver {
         match sec.ipsec.handle_esp(now, IpAddr::V4(src), buf, range) {
             Ok(Some(d)) => self.on_l2tp(now, d.peer, &buf[d.payload]),
             Ok(None) => {}
+            Err(sras_stack::DropReason::UnknownSpi(_)) => hold_early(sec, now, buf, None),
             Err(e) => {
                 if sec.log.check(now).is_some() {
                     debug!(peer = %src, error = %e, "ESP packet dropped");
@@ -452,6 +529,21 @@ impl Driver {
                 info!(peer = %remote, ?reason, "IKE SA down");
             }
             Event::ChildUp { peer, child } => {
+                // ESP that overtook the Quick Mode message installing its SA (the initiator
+                // sends both at once; they arrive on different sockets): now it can be opened.
+                let early: Vec<_> = self
+                    .sec
+                    .as_mut()
+                    .map_or_else(Vec::new, |s| s.early.drain(..).collect());
+                for (at, mut buf, remote) in early {
+                    if now.saturating_duration_since(at) >= EARLY_ESP_AGE {
+                        continue;
+                    }
+                    match remote {
+                        Some(r) => self.on_ike_datagram(now, true, r, &mut buf),
+                        None => self.on_raw_esp(now, &mut buf),
+                    }
+                }
                 info!(
                     peer = %peer,
                     spi_in = %child.inbound.spi,
