@@ -149,7 +149,7 @@ fi
 # ESP packet with DF draws an ICMP fragmentation needed from the router; sras lowers the tunnel's
 # MTU and answers the next oversized DF packet itself, as a router would (RFC 1191).
 ip -n $R link set e2e-rs mtu 1300
-ip netns exec $C ping -c 3 -i 0.3 -W 1 -M do -s 1372 10.99.2.2 >"$OUT/pmtu-ping.log" 2>&1
+ip netns exec $C ping -c 3 -i 0.3 -W 1 -M do -s 1300 10.99.2.2 >"$OUT/pmtu-ping.log" 2>&1
 for i in $(seq 30); do grep -q "path MTU to the peer lowered" "$OUT/client.log" && break; sleep 0.1; done
 grep -q "path MTU to the peer lowered" "$OUT/client.log" || fail "no ICMP fragmentation needed taken: $(cat "$OUT/pmtu-ping.log")"
 grep -q "mtu = 1[12][0-9][0-9]" "$OUT/pmtu-ping.log" || fail "no fragmentation needed from sras to the sender: $(cat "$OUT/pmtu-ping.log")"
