@@ -5,7 +5,10 @@
 # sras lowers the tunnel's, answers DF packets that no longer fit, and TCP still goes through);
 # then teardown from the client and from the server (`sras disconnect`), and a check that the
 # server kept nothing.
-# Namespaces: client C (10.98.0.2) - router R - server S (192.0.2.1) - host B (10.99.2.2).
+# IPv6 rides along: the client's /64 from the server's router advertisement, ping, Packet Too
+# Big and a TCP transfer to the host behind the server.
+# Namespaces: client C (10.98.0.2) - router R - server S (192.0.2.1) - host B (10.99.2.2,
+# fd00:99::2).
 #   tests/e2e/netns.sh [SRAS_BINARY] [MEGABYTES] [natt|esp]
 # Environment: E2E_ESP=SUITE pins the client's ESP suite (ike.esp, e.g. aes128-sha1);
 # E2E_IPERF=SECONDS also runs iperf3 through the tunnel, client to the host behind the server
@@ -48,6 +51,11 @@ ip -n $S addr add 10.99.2.1/24 dev e2e-b0; ip -n $S link set e2e-b0 up
 ip -n $B addr add 10.99.2.2/24 dev e2e-b1; ip -n $B link set e2e-b1 up; ip -n $B link set lo up
 ip -n $B route add default via 10.99.2.1
 ip netns exec $S sysctl -qw net.ipv4.ip_forward=1
+# IPv6 behind the server too: each PPP link gets a /64 of fd00:5a5a:1::/48 by router advertisement.
+ip -n $S addr add fd00:99::1/64 dev e2e-b0 nodad
+ip -n $B addr add fd00:99::2/64 dev e2e-b1 nodad
+ip -n $B route add default via fd00:99::1
+ip netns exec $S sysctl -qw net.ipv6.conf.all.forwarding=1
 FORCE=false; [ "$MODE" = natt ] && FORCE=true
 cat >"$OUT/server.toml" <<EOT
 [l2tp]
@@ -62,6 +70,7 @@ secret = "e2e-psk"
 local_ip = "198.51.100.1"
 pool = "198.51.100.10-198.51.100.20"
 auth = ["mschapv2"]
+ipv6_prefix = "fd00:5a5a:1::/48"
 [tun]
 name = "sras-e2e%d"
 [control]
@@ -79,6 +88,7 @@ user = "e2e"
 password = "e2e-password"
 auth = ["mschapv2"]
 ping_count = 1
+ipv6 = true
 [ike]
 listen = "10.98.0.2"
 force_encapsulation = $FORCE
@@ -88,7 +98,7 @@ peer = "192.0.2.1"
 secret = "e2e-psk"
 [tun]
 name = "sras-e2ec%d"
-routes = ["10.99.2.0/24"]
+routes = ["10.99.2.0/24", "fd00:99::/64"]
 EOT
 ip netns exec $S "$SRAS" -v server -c "$OUT/server.toml" >"$OUT/server.log" 2>&1 &
 SPID=$!
@@ -101,6 +111,36 @@ grep -q "PPP UP" "$OUT/client.log" || fail "no PPP link within 30 s"
 T1=$(date +%s.%N)
 sleep 0.5
 ip netns exec $C ping -c 3 -i 0.2 -W 2 10.99.2.2 >"$OUT/ping.log" 2>&1 || fail "ping through the tunnel: $(cat "$OUT/ping.log")"
+# IPv6: the client's address from the server's router advertisement, a ping both ways, a
+# Packet Too Big from sras for a packet larger than the link, and a TCP transfer (MSS clamped).
+for i in $(seq 100); do grep -q "IPV6 UP" "$OUT/client.log" && break; sleep 0.1; done
+ADDR6=$(grep -o "IPV6 UP address=[0-9a-f:]*" "$OUT/client.log" | head -1 | cut -d= -f2)
+case "$ADDR6" in fd00:5a5a:1:*) ;; *) fail "no IPv6 address from the server's router advertisement (got '$ADDR6')";; esac
+ip netns exec $C ping -6 -c 3 -i 0.2 -W 2 fd00:99::2 >"$OUT/ping6.log" 2>&1 || fail "IPv6 ping through the tunnel: $(cat "$OUT/ping6.log")"
+ip netns exec $B ping -6 -c 2 -i 0.2 -W 2 "$ADDR6" >>"$OUT/ping6.log" 2>&1 || fail "IPv6 ping to the client: $(cat "$OUT/ping6.log")"
+head -c 5M /dev/urandom >"$OUT/data6.bin"
+ip netns exec $B python3 - "$OUT/recv6.bin" >/dev/null 2>&1 <<'PY' &
+import socket, sys
+s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("fd00:99::2", 5003)); s.listen(1); s.settimeout(60)
+c, _ = s.accept(); c.settimeout(60)
+with open(sys.argv[1], "wb") as f:
+    while True:
+        b = c.recv(1 << 16)
+        if not b: break
+        f.write(b)
+PY
+RPID=$!
+sleep 0.5
+ip netns exec $C python3 - "$OUT/data6.bin" <<'PY' || fail "IPv6 transfer"
+import socket, sys
+s = socket.create_connection(("fd00:99::2", 5003), timeout=60)
+with open(sys.argv[1], "rb") as f:
+    s.sendall(f.read())
+s.close()
+PY
+wait $RPID
+cmp -s "$OUT/data6.bin" "$OUT/recv6.bin" || fail "IPv6 transfer: data differs"
 # The transfer: MB megabytes of random data, sha256 on both ends.
 head -c "${MB}M" /dev/urandom >"$OUT/data.bin"
 WANT=$(sha256sum <"$OUT/data.bin" | cut -d' ' -f1)
@@ -148,7 +188,8 @@ fi
 # The outer path shrinks: the router's link to the server goes to MTU 1300. The first large
 # ESP packet with DF draws an ICMP fragmentation needed from the router; sras lowers the tunnel's
 # MTU and answers the next oversized DF packet itself, as a router would (RFC 1191).
-ip -n $R link set e2e-rs mtu 1300
+# (Both ends of a veth pair: a veth silently drops what exceeds its peer's MTU.)
+ip -n $R link set e2e-rs mtu 1300; ip -n $S link set e2e-s mtu 1300
 ip netns exec $C ping -c 3 -i 0.3 -W 1 -M do -s 1300 10.99.2.2 >"$OUT/pmtu-ping.log" 2>&1
 for i in $(seq 30); do grep -q "path MTU to the peer lowered" "$OUT/client.log" && break; sleep 0.1; done
 grep -q "path MTU to the peer lowered" "$OUT/client.log" || fail "no ICMP fragmentation needed taken: $(cat "$OUT/pmtu-ping.log")"
@@ -177,12 +218,20 @@ PY
 wait $RPID
 cmp -s "$OUT/data2.bin" "$OUT/recv2.bin" || fail "transfer after the path MTU dropped: data differs"
 PMTU=$(grep -o "mtu = [0-9]*" "$OUT/pmtu-ping.log" | head -1)
+# IPv6 is never fragmented by routers: now the router's link to the client shrinks, the
+# server learns it from the router's ICMP, and a packet from behind the server that fits the
+# server's TUN device but no longer the tunnel gets a Packet Too Big from sras's address in
+# the prefix.
+ip -n $R link set e2e-rs mtu 1500; ip -n $S link set e2e-s mtu 1500
+ip -n $R link set e2e-rc mtu 1300; ip -n $C link set e2e-c mtu 1300
+ip netns exec $B ping -6 -c 3 -i 0.3 -W 1 -M do -s 1300 "$ADDR6" >"$OUT/ptb6.log" 2>&1
+grep -q "From fd00:5a5a:1::1 .*too big" "$OUT/ptb6.log" || fail "no IPv6 Packet Too Big from sras: $(cat "$OUT/ptb6.log")"
 # Teardown from the client: SIGTERM -> LCP terminate, CDN, StopCCN, then IKE Deletes.
 kill -TERM $CPID; wait $CPID; RC=$?; CPID=
 [ $RC = 0 ] || fail "client exited $RC"
 for i in $(seq 100); do grep -q "peer gone" "$OUT/server.log" && break; sleep 0.1; done
 LINE=$(grep "peer gone" "$OUT/server.log" | tail -1)
-for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
+for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0 prefixes_in_use=0; do
   echo "$LINE" | grep -q "$f" || fail "server kept state: $LINE"
 done
 # Teardown from the server: a second connection, ended by `sras disconnect` on the server.
@@ -202,7 +251,7 @@ ip -n $C link show sras-e2ec0 >/dev/null 2>&1 && fail "the client left its TUN d
 for i in $(seq 100); do [ "$(grep -c "peer gone" "$OUT/server.log")" -ge 2 ] && break; sleep 0.1; done
 LINE=$(grep "peer gone" "$OUT/server.log" | sed -n 2p)
 [ -n "$LINE" ] || fail "server: no second 'peer gone' line after sras disconnect"
-for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0; do
+for f in isakmp_sas=0 esp_sas=0 tunnels=0 sessions=0 pool_in_use=0 prefixes_in_use=0; do
   echo "$LINE" | grep -q "$f" || fail "server kept state after sras disconnect: $LINE"
 done
 "$SRAS" sessions --socket "$OUT/control.sock" >"$OUT/sessions.txt" 2>&1 || fail "sras sessions (after)"
@@ -225,4 +274,4 @@ grep -q "tunnel closed\|IKE SA down" "$OUT/client3.log" || fail "client: the ser
 SHUT=$(awk -v a="$S0" -v b="$S1" 'BEGIN{printf "%.2f", b-a}')
 CONNECT=$(awk -v a="$T0" -v b="$T1" 'BEGIN{printf "%.2f", b-a}')
 RATE=$(awk -v a="$X0" -v b="$X1" -v mb="$MB" 'BEGIN{printf "%.0f", mb*8/(b-a)}')
-echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, path MTU 1300 -> $PMTU, teardown clean from the client, by sras disconnect and by the server's SIGTERM in ${SHUT}s)"
+echo "E2E: passed ($MODE: connect ${CONNECT}s, ping ok, IPv6 $ADDR6 ping/PTB/5 MB ok, ${MB} MB sha256 equal at ${RATE} Mbit/s, path MTU 1300 -> $PMTU, teardown clean from the client, by sras disconnect and by the server's SIGTERM in ${SHUT}s)"

@@ -9,7 +9,7 @@
 //! Every key is documented in `docs/configuration.md`; keep the two in step.
 
 use std::fmt;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::Path;
 use std::time::Duration;
 
@@ -17,7 +17,7 @@ use serde::{Deserialize, Serialize, Serializer};
 use sras_ppp::AuthMethod;
 use zeroize::Zeroizing;
 
-use crate::pool::PoolRange;
+use crate::pool::{PoolRange, Prefix6};
 
 mod auth;
 pub(crate) use auth::DEFAULT_USERS_FILE;
@@ -182,6 +182,7 @@ struct RawClient {
     password: Option<String>,
     auth: Option<Vec<String>>,
     ping_count: Option<i64>,
+    ipv6: Option<bool>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -195,6 +196,7 @@ struct RawPpp {
     mru: Option<i64>,
     echo_interval_secs: Option<i64>,
     echo_failures: Option<i64>,
+    ipv6_prefix: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -284,9 +286,12 @@ pub(crate) struct TunConfig {
     pub(crate) mtu: u16,
     /// Client: networks routed into the tunnel, as `address/prefix`.
     pub(crate) routes: Vec<String>,
-    /// `routes`, parsed.
+    /// `routes`, parsed: the IPv4 networks.
     #[serde(skip)]
     pub(crate) parsed_routes: Vec<(Ipv4Addr, u8)>,
+    /// `routes`, parsed: the IPv6 networks (used once IPv6 is up).
+    #[serde(skip)]
+    pub(crate) parsed_routes6: Vec<(Ipv6Addr, u8)>,
 }
 
 impl TunConfig {
@@ -307,21 +312,33 @@ impl TunConfig {
         }
         let mtu = ranged("tun.mtu", r.mtu, 1400, (576, 9000))? as u16;
         let mut parsed_routes = Vec::new();
+        let mut parsed_routes6 = Vec::new();
         let routes = r.routes.unwrap_or_default();
         for (i, route) in routes.iter().enumerate() {
-            let parsed = route.split_once('/').and_then(|(a, p)| {
+            let v4 = route.split_once('/').and_then(|(a, p)| {
                 let a: Ipv4Addr = a.parse().ok()?;
                 let p: u8 = p.parse().ok().filter(|p| *p <= 32)?;
                 let mask = if p == 0 { 0 } else { u32::MAX << (32 - p) };
                 Some((Ipv4Addr::from(u32::from(a) & mask), p))
             });
-            match parsed {
-                Some(r) => parsed_routes.push(r),
-                None => {
+            let v6 = route.split_once('/').and_then(|(a, p)| {
+                let a: Ipv6Addr = a.parse().ok()?;
+                let p: u8 = p.parse().ok().filter(|p| *p <= 128)?;
+                let mask = if p == 0 {
+                    0
+                } else {
+                    u128::MAX << (128 - u32::from(p))
+                };
+                Some((Ipv6Addr::from(u128::from(a) & mask), p))
+            });
+            match (v4, v6) {
+                (Some(r), _) => parsed_routes.push(r),
+                (None, Some(r)) => parsed_routes6.push(r),
+                (None, None) => {
                     return Err(invalid(
                         format!("tun.routes[{i}]"),
                         format!("{route:?}"),
-                        "must be an IPv4 network as address/prefix, such as \"10.0.0.0/8\" (0.0.0.0/0 for everything)",
+                        "must be an IPv4 or IPv6 network as address/prefix, such as \"10.0.0.0/8\" or \"2001:db8::/32\" (0.0.0.0/0 or ::/0 for everything)",
                     ))
                 }
             }
@@ -332,6 +349,7 @@ impl TunConfig {
             mtu,
             routes,
             parsed_routes,
+            parsed_routes6,
         })
     }
 }
@@ -374,6 +392,9 @@ pub(crate) struct PppConfig {
     pub(crate) echo_interval_secs: u64,
     /// Unanswered echoes after which the peer is declared dead (both roles).
     pub(crate) echo_failures: u32,
+    /// Server: IPv6 on (IPv6CP); each link gets a /64 of this prefix by Router Advertisement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(crate) ipv6_prefix: Option<Prefix6>,
 }
 
 /// `[l2tp]`.
@@ -445,6 +466,8 @@ pub(crate) struct ClientConfig {
     pub(crate) auth: AuthMethods,
     /// ICMP echo requests sent to the server's PPP address once the link is up.
     pub(crate) ping_count: u32,
+    /// Ask for IPv6 too (IPv6CP, then an address from the server's Router Advertisement).
+    pub(crate) ipv6: bool,
     /// `user` was left out: the built-in test user is used.
     #[serde(skip)]
     pub(crate) builtin_user: bool,
@@ -543,6 +566,7 @@ impl Config {
                 role: sras_ppp::Role::Server,
                 auth_methods: p.auth.0.clone(),
                 local_ipv4: Some(p.local_ip),
+                ipv6: p.ipv6_prefix.is_some(),
                 dns: pair(&p.dns),
                 nbns: pair(&p.nbns),
                 ..base
@@ -552,6 +576,7 @@ impl Config {
                 auth_methods: self.client.auth.0.clone(),
                 user: self.client.user.clone(),
                 password: Zeroizing::new(self.client.password.as_str().to_owned()),
+                ipv6: self.client.ipv6,
                 ..base
             },
         }
@@ -882,6 +907,7 @@ impl ClientConfig {
             password,
             auth,
             ping_count: ping_count as u32,
+            ipv6: r.ipv6.unwrap_or(false),
             builtin_user,
         })
     }
@@ -1019,6 +1045,18 @@ impl PppConfig {
             ECHO_INTERVAL_SECS,
         )?;
         let echo_failures = ranged("ppp.echo_failures", r.echo_failures, 4, ECHO_FAILURES)?;
+        let ipv6_prefix = r
+            .ipv6_prefix
+            .map(|t| {
+                t.parse::<Prefix6>().map_err(|why| {
+                    invalid(
+                        "ppp.ipv6_prefix",
+                        format!("{t:?}"),
+                        format!("{why}; such as \"fd00:5a5a:1::/48\" (a /64 for each link)"),
+                    )
+                })
+            })
+            .transpose()?;
         Ok(Self {
             local_ip,
             pool,
@@ -1028,6 +1066,7 @@ impl PppConfig {
             mru: mru as u16,
             echo_interval_secs: echo_interval_secs as u64,
             echo_failures: echo_failures as u32,
+            ipv6_prefix,
         })
     }
 }
@@ -1421,6 +1460,28 @@ mod tests {
         assert_eq!(cl.local_ipv4, None);
         assert_eq!(cl.mru, 1300);
         assert!(!c.client.builtin_user);
+        assert!(!s.ipv6 && !cl.ipv6, "IPv6 is off unless configured");
+    }
+
+    #[test]
+    fn ipv6_is_on_with_a_prefix_or_client_ipv6() {
+        let c = Config::parse(
+            "[ppp]\nipv6_prefix = \"fd00:5a5a:1:7::/48\"\n[client]\nipv6 = true\n[tun]\nroutes = [\"10.1.0.0/16\", \"2001:db8:5::1/48\", \"::/0\"]\n",
+            "t",
+        )
+        .unwrap();
+        assert_eq!(c.ppp.ipv6_prefix.unwrap().to_string(), "fd00:5a5a:1::/48");
+        assert!(c.link_config(Role::Server).ipv6);
+        assert!(c.link_config(Role::Client).ipv6);
+        assert_eq!(c.tun.parsed_routes, [(Ipv4Addr::new(10, 1, 0, 0), 16)]);
+        assert_eq!(
+            c.tun.parsed_routes6,
+            [
+                ("2001:db8:5::".parse().unwrap(), 48),
+                (Ipv6Addr::UNSPECIFIED, 0)
+            ]
+        );
+        assert!(c.to_toml().contains("ipv6_prefix = \"fd00:5a5a:1::/48\""));
     }
 
     #[test]
@@ -1469,6 +1530,26 @@ mod tests {
                 "unicast",
             ),
             ("[ppp]\nauth = []\n", "ppp.auth", "at least one"),
+            (
+                "[ppp]\nipv6_prefix = \"fd00::/80\"\n",
+                "ppp.ipv6_prefix",
+                "16 to 64",
+            ),
+            (
+                "[ppp]\nipv6_prefix = \"fe80::/64\"\n",
+                "ppp.ipv6_prefix",
+                "link-local",
+            ),
+            (
+                "[ppp]\nipv6_prefix = \"10.0.0.0/8\"\n",
+                "ppp.ipv6_prefix",
+                "not IPv6",
+            ),
+            (
+                "[tun]\nroutes = [\"fd00::/129\"]\n",
+                "tun.routes[0]",
+                "IPv4 or IPv6",
+            ),
             (
                 "[ppp]\nauth = [\"mschap2\"]\n",
                 "ppp.auth",

@@ -514,6 +514,7 @@ fn server(cfg: Config) -> ExitCode {
                 link: cfg.link_config(Role::Server),
                 users: Some(users),
                 pool: Some(Pool::new(p.pool)),
+                pool6: p.ipv6_prefix.map(pool::Prefix6Pool::new),
                 ping_count: 0,
                 rng_seed: *os_seed()?,
             };
@@ -528,6 +529,8 @@ fn server(cfg: Config) -> ExitCode {
                     name: cfg.tun.name.clone(),
                     mtu: cfg.tun.mtu,
                     routes: vec![covering_prefix(p.pool.first(), p.pool.last())],
+                    routes6: p.ipv6_prefix.iter().map(|x| (x.network(), x.len())).collect(),
+                    address6: p.ipv6_prefix.map(|x| x.server_address()),
                 };
                 driver = driver.with_tun(plan, Some(p.local_ip))?;
             } else {
@@ -625,6 +628,7 @@ fn connect(
                 link: cfg.link_config(Role::Client),
                 users: None,
                 pool: None,
+                pool6: None,
                 ping_count: c.ping_count,
                 rng_seed: *os_seed()?,
             };
@@ -638,6 +642,8 @@ fn connect(
                     name: cfg.tun.name.clone(),
                     mtu: cfg.tun.mtu,
                     routes: cfg.tun.parsed_routes.clone(),
+                    routes6: cfg.tun.parsed_routes6.clone(),
+                    address6: None,
                 };
                 driver = driver.with_tun(plan, None)?;
             }

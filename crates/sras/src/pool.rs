@@ -4,10 +4,14 @@
 //! Addresses are handed out round-robin from a cursor, so a just-released address is the last
 //! to be reused (a client that reconnects at once does not meet its previous session's traffic).
 //! Leases are kept in a set: memory grows with the addresses in use, not with the pool's size.
+//!
+//! IPv6 (`ppp.ipv6_prefix`): each link whose IPv6CP opens gets a /64 of the prefix
+//! ([`Prefix6Pool`]), advertised to it for stateless autoconfiguration; the first /64 is the
+//! server's own (its address `prefix::1` on the TUN device).
 
 use std::collections::HashSet;
 use std::fmt;
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::str::FromStr;
 
 use serde::{Serialize, Serializer};
@@ -134,6 +138,139 @@ impl Pool {
     }
 }
 
+/// An IPv6 prefix of length 16 to 64, written `"ADDRESS/LENGTH"` (`"fd00:5a5a:1::/48"`): the
+/// /64s handed to links.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Prefix6 {
+    /// The upper 64 bits, host bits cleared.
+    base: u64,
+    len: u8,
+}
+
+impl Prefix6 {
+    /// The prefix length.
+    pub(crate) fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// The network address.
+    pub(crate) fn network(&self) -> Ipv6Addr {
+        Ipv6Addr::from(u128::from(self.base) << 64)
+    }
+
+    /// How many /64s it holds.
+    fn count(&self) -> u64 {
+        // len is 16..=64, so the shift is 0..=48.
+        1u64 << (64 - u32::from(self.len))
+    }
+
+    /// The server's own address: `::1` in the first /64.
+    pub(crate) fn server_address(&self) -> Ipv6Addr {
+        Ipv6Addr::from((u128::from(self.base) << 64) | 1)
+    }
+}
+
+impl FromStr for Prefix6 {
+    type Err = &'static str;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        let (a, l) = s
+            .split_once('/')
+            .ok_or("must be an IPv6 network as address/length")?;
+        let a: Ipv6Addr = a.trim().parse().map_err(|_| "the address is not IPv6")?;
+        let len: u8 = l
+            .trim()
+            .parse()
+            .ok()
+            .filter(|l| (16..=64).contains(l))
+            .ok_or("the length must be 16 to 64 (each link gets a /64 of it)")?;
+        if a.is_multicast()
+            || a.is_loopback()
+            || a.is_unspecified()
+            || a.segments()[0] & 0xffc0 == 0xfe80
+        {
+            return Err(
+                "must be a global or unique-local prefix (not multicast, loopback or link-local)",
+            );
+        }
+        let upper = (u128::from(a) >> 64) as u64;
+        let mask = if len == 64 {
+            u64::MAX
+        } else {
+            !(u64::MAX >> len)
+        };
+        Ok(Self {
+            base: upper & mask,
+            len,
+        })
+    }
+}
+
+impl fmt::Display for Prefix6 {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}/{}", self.network(), self.len)
+    }
+}
+
+impl Serialize for Prefix6 {
+    fn serialize<S: Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+/// The /64s of a [`Prefix6`] and which of them are leased (their upper 64 bits), handed out
+/// round-robin like [`Pool`]. The first /64 is never leased: it is the server's.
+#[derive(Debug)]
+pub(crate) struct Prefix6Pool {
+    prefix: Prefix6,
+    leased: HashSet<u64>,
+    /// Index of the next /64 to try (1..count).
+    cursor: u64,
+}
+
+impl Prefix6Pool {
+    /// A pool with every /64 but the first free.
+    pub(crate) fn new(prefix: Prefix6) -> Self {
+        Self {
+            prefix,
+            leased: HashSet::new(),
+            cursor: 1,
+        }
+    }
+
+    /// The prefix.
+    pub(crate) fn prefix(&self) -> Prefix6 {
+        self.prefix
+    }
+
+    /// Leases a free /64 (its upper 64 bits), or `None` if all are taken.
+    pub(crate) fn allocate(&mut self) -> Option<u64> {
+        let usable = self.prefix.count() - 1;
+        if self.leased.len() as u64 >= usable {
+            return None;
+        }
+        // A free /64 exists, so this finds one within `leased.len() + 1` steps.
+        loop {
+            let i = self.cursor;
+            self.cursor = if i >= usable { 1 } else { i + 1 };
+            let p = self.prefix.base | i;
+            if self.leased.insert(p) {
+                return Some(p);
+            }
+        }
+    }
+
+    /// Returns the /64 `p`; false if it was not leased.
+    pub(crate) fn release(&mut self, p: u64) -> bool {
+        self.leased.remove(&p)
+    }
+
+    /// How many /64s are leased.
+    pub(crate) fn in_use(&self) -> usize {
+        self.leased.len()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,6 +381,49 @@ mod tests {
                 assert_eq!(held.len() as u64, range.size());
             }
             assert_eq!(p.in_use(), held.len());
+        }
+    }
+
+    #[test]
+    fn ipv6_prefixes_parse_and_hand_out_each_64_once() {
+        let p: Prefix6 = "fd00:5a5a:1::/62".parse().unwrap();
+        assert_eq!(p.to_string(), "fd00:5a5a:1::/62");
+        assert_eq!(p.server_address().to_string(), "fd00:5a5a:1::1");
+        // Host bits are cleared.
+        let q: Prefix6 = "fd00:5a5a:1:3::7/62".parse().unwrap();
+        assert_eq!(q, p);
+        let mut pool = Prefix6Pool::new(p);
+        let mut got: Vec<u64> = (0..3).map(|_| pool.allocate().unwrap()).collect();
+        assert_eq!(pool.allocate(), None, "the first /64 is the server's");
+        got.sort();
+        assert_eq!(
+            got,
+            vec![
+                0xfd00_5a5a_0001_0001,
+                0xfd00_5a5a_0001_0002,
+                0xfd00_5a5a_0001_0003
+            ]
+        );
+        assert!(pool.release(got[1]));
+        assert!(!pool.release(got[1]));
+        assert_eq!(pool.allocate(), Some(got[1]));
+        assert_eq!(pool.in_use(), 3);
+        // A /64 alone has no /64 to lease.
+        let mut one = Prefix6Pool::new("2001:db8::/64".parse().unwrap());
+        assert_eq!(one.allocate(), None);
+        // A /16 does not overflow.
+        let mut big = Prefix6Pool::new("2001::/16".parse().unwrap());
+        assert_eq!(big.allocate(), Some(0x2001_0000_0000_0001));
+        for bad in [
+            "fd00::",
+            "fd00::/65",
+            "fd00::/8",
+            "fe80::/64",
+            "ff02::/16",
+            "10.0.0.0/8",
+            "::/16",
+        ] {
+            assert!(bad.parse::<Prefix6>().is_err(), "{bad:?} accepted");
         }
     }
 }

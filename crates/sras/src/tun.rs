@@ -8,7 +8,7 @@
 
 use std::fs::File;
 use std::io::{Read, Write};
-use std::net::Ipv4Addr;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::os::fd::AsRawFd;
 use std::process::Command;
 
@@ -27,6 +27,10 @@ pub(crate) struct TunSetup {
     pub(crate) peer: Option<Ipv4Addr>,
     /// Networks routed into the device.
     pub(crate) routes: Vec<(Ipv4Addr, u8)>,
+    /// Our IPv6 address on the device, as address/128 (server: `ppp.ipv6_prefix`'s `::1`).
+    pub(crate) address6: Option<Ipv6Addr>,
+    /// IPv6 networks routed into the device.
+    pub(crate) routes6: Vec<(Ipv6Addr, u8)>,
 }
 
 /// An open TUN device.
@@ -102,6 +106,10 @@ impl Tun {
         let name = tunsetiff(&file, &setup.name)?;
         let mtu = setup.mtu.to_string();
         ip(&["link", "set", "dev", &name, "mtu", &mtu])?;
+        // No kernel-made link-local address, so no router solicitations or MLD reports of the
+        // kernel's own into the tunnel: sras speaks Neighbor Discovery on the link itself
+        // (icmp6). A kernel without IPv6 refuses this; nothing else depends on it.
+        let _ = ip(&["link", "set", "dev", &name, "addrgenmode", "none"]);
         if let Some(a) = setup.address {
             let local = format!("{a}/32");
             match setup.peer {
@@ -119,6 +127,12 @@ impl Tun {
         };
         for (net, prefix) in &setup.routes {
             tun.add_route(*net, *prefix)?;
+        }
+        if let Some(a) = setup.address6 {
+            tun.add_address6(a, 128)?;
+        }
+        for (net, prefix) in &setup.routes6 {
+            tun.add_route6(*net, *prefix)?;
         }
         Ok(tun)
     }
@@ -157,6 +171,19 @@ impl Tun {
     pub(crate) fn add_route(&self, net: Ipv4Addr, prefix: u8) -> std::io::Result<()> {
         let dst = format!("{net}/{prefix}");
         ip(&["route", "replace", &dst, "dev", &self.name])
+    }
+
+    /// Adds the IPv6 address `a/prefix` to the device (`nodad`: a point-to-point link whose
+    /// other end takes only its own /64 has no one to collide with).
+    pub(crate) fn add_address6(&self, a: Ipv6Addr, prefix: u8) -> std::io::Result<()> {
+        let local = format!("{a}/{prefix}");
+        ip(&["-6", "addr", "replace", &local, "dev", &self.name, "nodad"])
+    }
+
+    /// Routes the IPv6 network `net/prefix` into the device.
+    pub(crate) fn add_route6(&self, net: Ipv6Addr, prefix: u8) -> std::io::Result<()> {
+        let dst = format!("{net}/{prefix}");
+        ip(&["-6", "route", "replace", &dst, "dev", &self.name])
     }
 
     /// Removes the route to `net/prefix` through the device; a missing route is fine.
@@ -198,6 +225,8 @@ mod tests {
                 address: Some(Ipv4Addr::new(10, 213, 0, 1)),
                 peer: Some(Ipv4Addr::new(10, 213, 0, 2)),
                 routes: vec![(Ipv4Addr::new(10, 213, 1, 0), 24)],
+                address6: Some("fd00:213::1".parse().unwrap()),
+                routes6: vec![("fd00:213:1::".parse().unwrap(), 48)],
             })
             .expect("TUN device (the tests run as root: CI provides /dev/net/tun)");
             assert!(tun.name().starts_with("srastest"));
@@ -240,6 +269,22 @@ mod tests {
                 .expect("the packet reaches the socket");
             assert_eq!(&got[..m], payload);
             assert_eq!(from, "10.213.1.5:9999".parse().unwrap());
+            // IPv6: the device's address and route work, and the kernel sends nothing of
+            // its own (no link-local address, so no router solicitation or MLD report).
+            let s6 = std::net::UdpSocket::bind("[fd00:213::1]:0").unwrap();
+            s6.send_to(b"v6 into the tunnel", "[fd00:213:1::5]:9")
+                .unwrap();
+            let n = tokio::time::timeout(Duration::from_secs(5), tun.recv(&mut buf))
+                .await
+                .expect("the IPv6 datagram reaches the device")
+                .unwrap();
+            assert_eq!(buf[0] >> 4, 6, "the first packet out is ours");
+            assert_eq!(buf[6], 17);
+            assert_eq!(
+                &buf[24..40],
+                &"fd00:213:1::5".parse::<Ipv6Addr>().unwrap().octets()
+            );
+            assert_eq!(&buf[n - 18..n], b"v6 into the tunnel");
         });
     }
 }

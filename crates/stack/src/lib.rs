@@ -21,6 +21,7 @@
 //! [`Ipsec::poll_timeout`].
 #![forbid(unsafe_code)]
 
+pub mod icmp6;
 pub mod ipsec;
 pub mod mtu;
 

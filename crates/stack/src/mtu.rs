@@ -119,11 +119,32 @@ pub fn clamp_mss_ipv4(packet: &mut [u8], mtu: u16) -> bool {
     if tcp.len() < 20 || tcp[13] & 0x02 == 0 {
         return false;
     }
+    clamp_tcp_mss(tcp, mtu.saturating_sub(40))
+}
+
+/// Clamps the MSS option of a TCP SYN in the IPv6 packet `packet` to what an MTU of `mtu`
+/// leaves (mtu - 60: the IPv6 header is 40 bytes), as [`clamp_mss_ipv4`] does. Only TCP right
+/// after the fixed header is looked at (a SYN with extension headers goes as it came).
+pub fn clamp_mss_ipv6(packet: &mut [u8], mtu: u16) -> bool {
+    if packet.len() < 40 || packet[0] >> 4 != 6 || packet[6] != 6 {
+        return false;
+    }
+    let payload = usize::from(u16::from_be_bytes([packet[4], packet[5]]));
+    let end = (40 + payload).min(packet.len());
+    let tcp = &mut packet[40..end];
+    if tcp.len() < 20 || tcp[13] & 0x02 == 0 {
+        return false;
+    }
+    clamp_tcp_mss(tcp, mtu.saturating_sub(60))
+}
+
+/// Lowers the MSS option of the TCP SYN segment `tcp` (header first) to `want`, fixing the
+/// checksum (RFC 1624). The options are walked with every length checked.
+fn clamp_tcp_mss(tcp: &mut [u8], want: u16) -> bool {
     let doff = usize::from(tcp[12] >> 4) * 4;
     if doff < 20 || doff > tcp.len() {
         return false;
     }
-    let want = mtu.saturating_sub(40);
     let mut i = 20;
     while i < doff {
         match tcp[i] {
@@ -298,6 +319,46 @@ mod tests {
         let mut bad = syn(1460);
         bad[41] = 200; // option length past the header
         assert!(!clamp_mss_ipv4(&mut bad, 1400));
+    }
+
+    fn syn6(mss: u16) -> (Vec<u8>, Vec<u8>) {
+        let src: [u8; 16] = [0xfd, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1];
+        let dst: [u8; 16] = [0xfd, 0, 0, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 2];
+        let mut p = vec![0x60, 0, 0, 0, 0, 24, 6, 64];
+        p.extend_from_slice(&src);
+        p.extend_from_slice(&dst);
+        p.extend_from_slice(&[
+            0x30, 0x39, 0, 80, 0, 0, 0, 1, 0, 0, 0, 0, 0x60, 0x02, 0xff, 0xff, 0, 0, 0, 0, 2, 4,
+        ]);
+        p.extend_from_slice(&mss.to_be_bytes());
+        let mut pseudo = Vec::new();
+        pseudo.extend_from_slice(&src);
+        pseudo.extend_from_slice(&dst);
+        pseudo.extend_from_slice(&[0, 0, 0, 24, 0, 0, 0, 6]);
+        let c = csum(&[&pseudo, &p[40..]]);
+        p[56..58].copy_from_slice(&c.to_be_bytes());
+        (p, pseudo)
+    }
+
+    #[test]
+    fn ipv6_mss_is_clamped_with_a_valid_checksum() {
+        let (mut p, pseudo) = syn6(1440);
+        assert_eq!(csum(&[&pseudo, &p[40..]]), 0);
+        assert!(clamp_mss_ipv6(&mut p, 1400));
+        assert_eq!(u16::from_be_bytes([p[62], p[63]]), 1340);
+        assert_eq!(csum(&[&pseudo, &p[40..]]), 0, "incremental checksum update");
+        assert!(!clamp_mss_ipv6(&mut p, 1400), "already clamped");
+        // Not TCP, or truncated anywhere: left alone, no panic.
+        let (mut udp, _) = syn6(1440);
+        udp[6] = 17;
+        assert!(!clamp_mss_ipv6(&mut udp, 1400));
+        let (full, _) = syn6(1440);
+        for n in 0..full.len() {
+            let mut t = full[..n].to_vec();
+            assert!(!clamp_mss_ipv6(&mut t, 1400) || n == full.len());
+        }
+        // An IPv4 packet is not IPv6.
+        assert!(!clamp_mss_ipv6(&mut syn(1460), 1400));
     }
 
     #[test]

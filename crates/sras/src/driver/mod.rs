@@ -213,6 +213,10 @@ pub(crate) struct TunPlan {
     pub(crate) mtu: u16,
     /// Routes into the device (client: `tun.routes`; server: the pool).
     pub(crate) routes: Vec<(std::net::Ipv4Addr, u8)>,
+    /// IPv6 routes (client: `tun.routes`, once IPv6 is up; server: `ppp.ipv6_prefix`).
+    pub(crate) routes6: Vec<(std::net::Ipv6Addr, u8)>,
+    /// Server: our IPv6 address on the device.
+    pub(crate) address6: Option<std::net::Ipv6Addr>,
 }
 
 /// The next control request; never ready without a control socket.
@@ -301,11 +305,13 @@ impl Driver {
                 address: Some(addr),
                 peer: None,
                 routes: plan.routes.clone(),
+                address6: plan.address6,
+                routes6: plan.routes6.clone(),
             };
             let tun = crate::tun::Tun::create(&setup).map_err(|e| {
                 format!("cannot create the TUN device {:?} (tun.name; needs root or CAP_NET_ADMIN and /dev/net/tun; tun.enabled = false runs without one): {e}", plan.name)
             })?;
-            info!(device = tun.name(), address = %addr, mtu = plan.mtu, routes = ?plan.routes, "TUN device up");
+            info!(device = tun.name(), address = %addr, mtu = plan.mtu, routes = ?plan.routes, address6 = ?plan.address6, routes6 = ?plan.routes6, "TUN device up");
             self.tun = Some(tun);
         }
         self.tun_plan = Some(plan);

@@ -12,6 +12,12 @@
 //!   session the destination address is leased to (server) or to the one link (client). An
 //!   ICMP echo request to our own PPP address is answered in user space ([`icmp`]) when there
 //!   is no TUN device (`tun.enabled = false`).
+//! - IPv6 (`ppp.ipv6_prefix`, `client.ipv6`): once IPv6CP is open the server leases the link a
+//!   /64 and advertises it (Router Advertisement, answered solicitations, repeated every
+//!   [`RA_INTERVAL`]); the client solicits, takes the prefix with its IPv6CP interface
+//!   identifier as its address on the TUN device, and adds the IPv6 `tun.routes`. IPv6 from a
+//!   peer is forwarded only from inside its /64; packets from the TUN device go to the link
+//!   whose /64 holds the destination; too large ones get a Packet Too Big ([`icmp6`]).
 //!
 //! Packets from the TUN device are framed, encapsulated and sealed in place in the buffer they
 //! were read into ([`Driver::send_ip_in_place`]). Control frames and the client's pings leave
@@ -33,12 +39,13 @@ use sras_l2tp::{SessionHandle, DATA_HEADER_MAX};
 use sras_ppp::{
     AuthRequest, DownReason, Event, Link, LinkConfig, LinkInfo, Received, Verdict, PPP_HEADER_LEN,
 };
+use sras_stack::icmp6;
 use tracing::{debug, info, warn};
 
 use super::{result_code, Closing, Driver, Outcome, CLOSE_GRACE};
 use crate::config::method_name;
 use crate::icmp;
-use crate::pool::Pool;
+use crate::pool::{Pool, Prefix6Pool};
 use crate::users::Users;
 
 /// Room before an IP packet for the PPP header and the largest L2TP data header.
@@ -56,6 +63,13 @@ const PING_DATA_LEN: usize = 56;
 const EARLY_FRAMES: usize = 32;
 const EARLY_FRAME_MAX: usize = 256;
 const EARLY_FRAME_AGE: Duration = Duration::from_secs(2);
+/// Unsolicited Router Advertisements: one when IPv6CP opens, then every 10 minutes (RFC 4861
+/// §6.2.1 MaxRtrAdvInterval default), advertising us as a router for three intervals.
+const RA_INTERVAL: Duration = Duration::from_secs(600);
+const ROUTER_LIFETIME: u16 = 1800;
+/// The client's Router Solicitations (RFC 4861 §10: 3, 4 s apart).
+const RS_INTERVAL: Duration = Duration::from_secs(4);
+const MAX_RS: u8 = 3;
 /// The message of a refused login (the same for an unknown user and a wrong password).
 const AUTH_FAILED: &str = "Authentication failed";
 
@@ -67,6 +81,8 @@ pub(crate) struct PppSetup {
     pub(crate) users: Option<Users>,
     /// Server: the address pool.
     pub(crate) pool: Option<Pool>,
+    /// Server: the IPv6 /64s (`ppp.ipv6_prefix`).
+    pub(crate) pool6: Option<Prefix6Pool>,
     /// Client: echo requests to send once the link is up.
     pub(crate) ping_count: u32,
     /// Seeds the RNG of link seeds and ping identifiers.
@@ -78,11 +94,14 @@ pub(super) struct Ppp {
     link: LinkConfig,
     users: Option<Users>,
     pool: Option<Pool>,
+    pool6: Option<Prefix6Pool>,
     ping_count: u16,
     rng: StdRng,
     links: HashMap<SessionHandle, PppSession>,
     /// Server: the session each leased address belongs to (packets from the TUN device).
     by_lease: HashMap<Ipv4Addr, SessionHandle>,
+    /// Server: the session each leased /64 (its upper 64 bits) belongs to.
+    by_prefix: HashMap<u64, SessionHandle>,
     /// Links that may have frames or events to drain.
     dirty: Vec<SessionHandle>,
     /// Control frames that arrived before their session's link started.
@@ -98,10 +117,12 @@ impl Ppp {
             link: setup.link,
             users: setup.users,
             pool: setup.pool,
+            pool6: setup.pool6,
             ping_count: setup.ping_count.min(u32::from(u16::MAX)) as u16,
             rng: StdRng::from_seed(setup.rng_seed),
             links: HashMap::new(),
             by_lease: HashMap::new(),
+            by_prefix: HashMap::new(),
             dirty: Vec::new(),
             early: Vec::new(),
             log: RateLimiter::new(10, Duration::from_secs(1)),
@@ -152,6 +173,20 @@ struct PppSession {
     echo_answered: u64,
     /// IP packets dropped (no TUN yet).
     ip_dropped: u64,
+    /// IPv6, once IPv6CP is open.
+    v6: Option<V6Link>,
+}
+
+/// A link's IPv6 (RFC 5072): interface identifiers and the /64 it lives in.
+struct V6Link {
+    local_id: [u8; 8],
+    peer_id: [u8; 8],
+    /// Server: the /64 leased to the peer; client: the one the server advertised.
+    prefix: Option<u64>,
+    /// Server: the next unsolicited Router Advertisement; client: the next solicitation.
+    timer: Option<Instant>,
+    /// Client: solicitations sent.
+    solicited: u8,
 }
 
 /// The client's pings to the server's PPP address.
@@ -256,6 +291,7 @@ impl Driver {
                 up: None,
                 echo_answered: 0,
                 ip_dropped: 0,
+                v6: None,
                 path_limit: None,
                 origin: None,
             },
@@ -310,9 +346,7 @@ impl Driver {
         match result {
             Ok(Received::Control) => {}
             Ok(Received::Ipv4(packet)) => self.on_ipv4(now, session, packet),
-            Ok(Received::Ipv6(packet)) => {
-                self.drop_ip(now, session, packet.len(), &"IPv6");
-            }
+            Ok(Received::Ipv6(packet)) => self.on_ipv6(now, session, packet),
             Err(e) => {
                 if let Some(suppressed) = self.ppp.log.check(now) {
                     debug!(local_sid, error = %e, suppressed, "PPP frame not taken");
@@ -415,11 +449,245 @@ impl Driver {
         } else {
             packet
         };
+        self.write_tun(now, session, buf);
+    }
+
+    /// Writes an IP packet from `session` into the TUN device.
+    fn write_tun(&mut self, now: Instant, session: SessionHandle, packet: &[u8]) {
         if let Some(tun) = &self.tun {
-            match tun.try_send(buf) {
+            match tun.try_send(packet) {
                 Ok(true) => {}
                 Ok(false) => self.drop_ip(now, session, packet.len(), &"TUN queue full"),
                 Err(e) => self.drop_ip(now, session, packet.len(), &e),
+            }
+        }
+    }
+
+    /// An IPv6 packet from a link. Neighbor Discovery is ours (server: Router Solicitations
+    /// answered; client: Router Advertisements taken); other link-scope traffic stays on the
+    /// link; the rest goes to the TUN device, on the server only from inside the peer's /64.
+    fn on_ipv6(&mut self, now: Instant, session: SessionHandle, packet: &[u8]) {
+        let Some(p) = self.ppp.links.get(&session) else {
+            return;
+        };
+        let Some(v6) = p.v6.as_ref() else {
+            self.drop_ip(now, session, packet.len(), &"IPv6 before IPv6CP is up");
+            return;
+        };
+        let Some((src, dst)) = icmp6::addresses(packet) else {
+            self.drop_ip(now, session, packet.len(), &"not an IPv6 packet");
+            return;
+        };
+        let server = self.client.is_none();
+        let prefix = v6.prefix;
+        let mtu = p.up.as_ref().map(|i| i.peer_mru.min(i.mru));
+        if icmp6::is_link_scope(&dst) {
+            if server && icmp6::is_router_solicitation(packet) {
+                // Before IPCP is up the advertisement waits for LinkUp (it carries the MTU).
+                debug!(local_sid = p.local_sid, "router solicitation");
+                self.send_ra(session);
+            } else if let Some(ra) = (!server)
+                .then(|| icmp6::parse_router_advertisement(packet))
+                .flatten()
+            {
+                self.on_router_advertisement(now, session, &ra);
+            } else {
+                self.drop_ip(now, session, packet.len(), &"IPv6 to a link-scope address");
+            }
+            return;
+        }
+        if server && prefix != Some(icmp6::prefix64(&src)) {
+            self.drop_ip(
+                now,
+                session,
+                packet.len(),
+                &"IPv6 source outside the peer's /64",
+            );
+            return;
+        }
+        let Some(mtu) = mtu.filter(|_| self.tun.is_some()) else {
+            self.drop_ip(now, session, packet.len(), &"no TUN device, or IPCP not up");
+            return;
+        };
+        // Only a TCP SYN is rewritten (its MSS); everything else goes as it came.
+        let syn = packet[6] == 6 && packet.get(40 + 13).is_some_and(|f| f & 0x02 != 0);
+        if syn {
+            let mut owned = packet.to_vec();
+            sras_stack::mtu::clamp_mss_ipv6(&mut owned, mtu);
+            self.write_tun(now, session, &owned);
+        } else {
+            self.write_tun(now, session, packet);
+        }
+    }
+
+    /// Server: advertises the link's /64 to the peer (to all nodes: the only node there).
+    fn send_ra(&mut self, session: SessionHandle) {
+        let Some(p) = self.ppp.links.get(&session) else {
+            return;
+        };
+        let (Some(v6), Some(info)) = (p.v6.as_ref(), p.up.as_ref()) else {
+            return;
+        };
+        let Some(prefix) = v6.prefix else {
+            return;
+        };
+        let ra = icmp6::router_advertisement(
+            icmp6::link_local(v6.local_id),
+            icmp6::ALL_NODES,
+            prefix,
+            info.peer_mru.min(info.mru),
+            ROUTER_LIFETIME,
+        );
+        self.send_ip6(session, &ra);
+    }
+
+    /// Client: the server's Router Advertisement; its /64 with our interface identifier is our
+    /// address.
+    fn on_router_advertisement(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        ra: &icmp6::Advertisement,
+    ) {
+        let Some(v6) = self.ppp.links.get_mut(&session).and_then(|p| p.v6.as_mut()) else {
+            return;
+        };
+        let Some(prefix) = ra.prefix else {
+            debug!("router advertisement without an autonomous /64 prefix: ignored");
+            return;
+        };
+        v6.timer = None;
+        if v6.prefix == Some(prefix) {
+            return;
+        }
+        v6.prefix = Some(prefix);
+        let address = icmp6::address(prefix, v6.local_id);
+        info!(%address, mtu = ?ra.mtu, "IPv6 address from the server's router advertisement");
+        let _ = now;
+        self.client_configure_v6(session);
+    }
+
+    /// Client: puts the IPv6 address and routes on the TUN device, once both exist.
+    fn client_configure_v6(&mut self, session: SessionHandle) {
+        let Some((prefix, id)) = self
+            .ppp
+            .links
+            .get(&session)
+            .and_then(|p| p.v6.as_ref())
+            .and_then(|v| Some((v.prefix?, v.local_id)))
+        else {
+            return;
+        };
+        let (Some(tun), Some(plan)) = (&self.tun, &self.tun_plan) else {
+            return;
+        };
+        let address = icmp6::address(prefix, id);
+        let result = tun.add_address6(address, 64).and_then(|()| {
+            plan.routes6
+                .iter()
+                .try_for_each(|(net, len)| tun.add_route6(*net, *len))
+        });
+        match result {
+            Ok(()) => {
+                info!(device = tun.name(), %address, routes6 = ?plan.routes6, "IPv6 up on the TUN device");
+                println!("IPV6 UP address={address}");
+            }
+            Err(e) => warn!(error = %e, %address, "cannot configure IPv6 on the TUN device"),
+        }
+    }
+
+    /// Server: a link's IPv6CP opened: it gets a /64 and is told so. Client: it solicits.
+    fn on_ipv6_up(
+        &mut self,
+        now: Instant,
+        session: SessionHandle,
+        local_id: [u8; 8],
+        peer_id: [u8; 8],
+    ) {
+        let server = self.client.is_none();
+        let Ppp {
+            links,
+            pool6,
+            by_prefix,
+            ..
+        } = &mut self.ppp;
+        let Some(p) = links.get_mut(&session) else {
+            return;
+        };
+        let sid = p.local_sid;
+        if p.v6.is_some() {
+            return;
+        }
+        let prefix = if server {
+            match pool6.as_mut().and_then(Prefix6Pool::allocate) {
+                Some(x) => {
+                    by_prefix.insert(x, session);
+                    Some(x)
+                }
+                None => {
+                    warn!(
+                        local_sid = sid,
+                        "PPP IPv6CP up but no /64 is free in ppp.ipv6_prefix: no IPv6 on this link"
+                    );
+                    return;
+                }
+            }
+        } else {
+            None
+        };
+        p.v6 = Some(V6Link {
+            local_id,
+            peer_id,
+            prefix,
+            timer: Some(now + if server { RA_INTERVAL } else { RS_INTERVAL }),
+            solicited: u8::from(!server),
+        });
+        info!(
+            local_sid = sid,
+            local = %icmp6::link_local(local_id),
+            peer = %icmp6::link_local(peer_id),
+            prefix = %prefix.map_or_else(|| "from the server".to_owned(), |x| format!("{}/64", icmp6::address(x, [0; 8]))),
+            "PPP IPv6CP up"
+        );
+        if server {
+            self.send_ra(session);
+        } else {
+            self.send_ip6(
+                session,
+                &icmp6::router_solicitation(icmp6::link_local(local_id)),
+            );
+        }
+    }
+
+    /// Router Advertisements and Solicitations that are due.
+    fn v6_timers(&mut self, now: Instant) {
+        let server = self.client.is_none();
+        let due: Vec<SessionHandle> = self
+            .ppp
+            .links
+            .iter()
+            .filter(|(_, p)| {
+                p.v6.as_ref()
+                    .and_then(|v| v.timer)
+                    .is_some_and(|t| t <= now)
+            })
+            .map(|(s, _)| *s)
+            .collect();
+        for s in due {
+            let Some(v6) = self.ppp.links.get_mut(&s).and_then(|p| p.v6.as_mut()) else {
+                continue;
+            };
+            if server {
+                v6.timer = Some(now + RA_INTERVAL);
+                self.send_ra(s);
+            } else if v6.solicited < MAX_RS {
+                v6.solicited += 1;
+                v6.timer = Some(now + RS_INTERVAL);
+                let src = icmp6::link_local(v6.local_id);
+                self.send_ip6(s, &icmp6::router_solicitation(src));
+            } else {
+                v6.timer = None;
+                warn!("no router advertisement from the server after {MAX_RS} solicitations: no IPv6 address");
             }
         }
     }
@@ -430,6 +698,10 @@ impl Driver {
     /// [`sras_stack::TAILROOM`] after it for the headers and trailer it is sent in.
     pub(super) fn on_tun_packet(&mut self, now: Instant, buf: &mut [u8], range: Range<usize>) {
         let packet = &mut buf[range.clone()];
+        if packet.first().is_some_and(|b| b >> 4 == 6) {
+            self.on_tun_packet6(now, buf, range);
+            return;
+        }
         if packet.first().is_none_or(|b| b >> 4 != 4) || packet.len() < 20 {
             return;
         }
@@ -476,7 +748,56 @@ impl Driver {
             return;
         }
         sras_stack::mtu::clamp_mss_ipv4(packet, fits.min(mru));
-        self.send_ip_in_place(now, session, buf, range);
+        self.send_ip_in_place(now, session, buf, range, false);
+    }
+
+    /// An IPv6 packet read from the TUN device: to the link whose /64 holds the destination
+    /// (server) or to the one link (client). IPv6 is never fragmented on the way: a packet
+    /// larger than the link takes is answered with Packet Too Big.
+    fn on_tun_packet6(&mut self, now: Instant, buf: &mut [u8], range: Range<usize>) {
+        let Some((_, dst)) = icmp6::addresses(&buf[range.clone()]) else {
+            return;
+        };
+        let session = match &self.client {
+            Some(c) => c.session,
+            None => self.ppp.by_prefix.get(&icmp6::prefix64(&dst)).copied(),
+        };
+        let found = session.and_then(|s| {
+            let p = self.ppp.links.get(&s)?;
+            let (i, v6) = (p.up.as_ref()?, p.v6.as_ref()?);
+            v6.prefix?;
+            Some((s, i.peer_mru, i.mru, p.path_limit, v6.peer_id))
+        });
+        let Some((session, peer_mru, mru, limit, peer_id)) = found else {
+            if let Some(suppressed) = self.ppp.log.check(now) {
+                debug!(
+                    len = range.len(),
+                    suppressed, "IPv6 packet from the TUN device for no link: dropped"
+                );
+            }
+            return;
+        };
+        let fits = limit.unwrap_or(peer_mru).min(peer_mru);
+        if range.len() > usize::from(fits) {
+            if self.ppp.icmp_log.check(now).is_some() {
+                // From an address the sender can route back to: ours in the prefix (server),
+                // the server's link-local address on the link (client, a local sender).
+                let from = match (&self.client, &self.ppp.pool6) {
+                    (None, Some(pool6)) => pool6.prefix().server_address(),
+                    _ => icmp6::link_local(peer_id),
+                };
+                if let (Some(e), Some(tun)) = (
+                    icmp6::packet_too_big(&buf[range.clone()], from, fits),
+                    &self.tun,
+                ) {
+                    let _ = tun.try_send(&e);
+                }
+            }
+            self.drop_ip(now, session, range.len(), &"larger than the link MTU");
+            return;
+        }
+        sras_stack::mtu::clamp_mss_ipv6(&mut buf[range.clone()], fits.min(mru));
+        self.send_ip_in_place(now, session, buf, range, true);
     }
 
     /// Sends the IPv4 packet at `buf[range]` over `session`: the PPP header, the L2TP data
@@ -488,11 +809,12 @@ impl Driver {
         session: SessionHandle,
         buf: &mut [u8],
         range: Range<usize>,
+        ipv6: bool,
     ) {
         let Some(p) = self.ppp.links.get_mut(&session) else {
             return;
         };
-        let frame = match p.link.encapsulate_ip(buf, range, false) {
+        let frame = match p.link.encapsulate_ip(buf, range, ipv6) {
             Ok(f) => f,
             Err(e) => {
                 debug!(local_sid = p.local_sid, error = %e, "cannot frame an IP packet");
@@ -519,6 +841,11 @@ impl Driver {
     /// Addresses leased now.
     pub(super) fn pool_in_use(&self) -> usize {
         self.ppp.pool.as_ref().map_or(0, Pool::in_use)
+    }
+
+    /// IPv6 /64s leased now.
+    pub(super) fn prefixes_in_use(&self) -> usize {
+        self.ppp.pool6.as_ref().map_or(0, Prefix6Pool::in_use)
     }
 
     /// Counts and drops an IP packet.
@@ -548,13 +875,22 @@ impl Driver {
 
     /// Sends an IPv4 packet over `session`'s link.
     fn send_ip(&mut self, session: SessionHandle, packet: &[u8]) {
+        self.send_ip_framed(session, packet, false);
+    }
+
+    /// Sends an IPv6 packet over `session`'s link.
+    fn send_ip6(&mut self, session: SessionHandle, packet: &[u8]) {
+        self.send_ip_framed(session, packet, true);
+    }
+
+    fn send_ip_framed(&mut self, session: SessionHandle, packet: &[u8], ipv6: bool) {
         let Some(p) = self.ppp.links.get_mut(&session) else {
             return;
         };
         let mut buf = vec![0u8; HEADROOM + packet.len()];
         buf[HEADROOM..].copy_from_slice(packet);
         let end = buf.len();
-        match p.link.encapsulate_ip(&mut buf, HEADROOM..end, false) {
+        match p.link.encapsulate_ip(&mut buf, HEADROOM..end, ipv6) {
             Ok(frame) => self.queue_data(session, buf, frame),
             Err(e) => debug!(local_sid = p.local_sid, error = %e, "cannot frame an IP packet"),
         }
@@ -612,6 +948,7 @@ impl Driver {
                 self.ppp.dirty.push(*s);
             }
         }
+        self.v6_timers(now);
     }
 
     /// The earliest deadline of any link.
@@ -619,7 +956,8 @@ impl Driver {
         self.ppp
             .links
             .values()
-            .filter_map(|p| p.link.poll_timeout())
+            .flat_map(|p| [p.link.poll_timeout(), p.v6.as_ref().and_then(|v| v.timer)])
+            .flatten()
             .min()
     }
 
@@ -684,21 +1022,17 @@ impl Driver {
                         p.origin = Some((id, from, ipsec, now));
                     }
                 }
+                // IPv6CP may have opened first: its advertisement waited for the MTU.
+                if self.client.is_none() {
+                    self.send_ra(session);
+                }
                 // A path MTU an ICMP lowered before this session holds for it too.
                 if let Some(limit) = self.path_limit_for(session) {
                     self.ppp.set_path_limit(session, limit);
                 }
                 self.client_link_up(now, session, &info);
             }
-            Event::Ipv6Up { local_id, peer_id } => {
-                let sid = self.ppp.links.get(&session).map_or(0, |p| p.local_sid);
-                info!(
-                    local_sid = sid,
-                    local_id = ?local_id,
-                    peer_id = ?peer_id,
-                    "PPP IPv6CP up (IPv6 packets are dropped: IPv6 over the TUN device is not implemented yet)"
-                );
-            }
+            Event::Ipv6Up { local_id, peer_id } => self.on_ipv6_up(now, session, local_id, peer_id),
             Event::LinkDown { reason } => self.on_link_down(now, session, &reason),
             other => debug!(event = ?other, "PPP event"),
         }
@@ -768,6 +1102,11 @@ impl Driver {
             pool.release(a);
             self.ppp.by_lease.remove(&a);
         }
+        if let (Some(x), Some(pool6)) = (p.v6.as_ref().and_then(|v| v.prefix), &mut self.ppp.pool6)
+        {
+            pool6.release(x);
+            self.ppp.by_prefix.remove(&x);
+        }
         let stats = p.link.stats();
         if let Some((id, from, ipsec, since)) = &p.origin {
             let secs = now.saturating_duration_since(*since).as_secs();
@@ -833,11 +1172,15 @@ impl Driver {
                     address: Some(info.local),
                     peer: Some(info.peer),
                     routes: plan.routes.clone(),
+                    address6: None,
+                    routes6: Vec::new(),
                 };
                 match crate::tun::Tun::create(&setup) {
                     Ok(t) => {
                         info!(device = t.name(), local = %info.local, peer = %info.peer, routes = ?plan.routes, "TUN device up");
                         self.tun = Some(t);
+                        // IPv6 may have come first.
+                        self.client_configure_v6(session);
                     }
                     Err(e) => {
                         warn!(error = %e, device = %plan.name, "cannot create the TUN device: IP goes nowhere")

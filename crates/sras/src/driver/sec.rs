@@ -623,6 +623,7 @@ impl Driver {
             tunnels,
             sessions,
             pool_in_use = self.pool_in_use(),
+            prefixes_in_use = self.prefixes_in_use(),
             "peer gone"
         );
     }
