@@ -243,6 +243,7 @@ grep -q "PPP UP" "$OUT/client2.log" || fail "second connection: no PPP link with
 ID=$(awk 'NR == 2 && $2 == "e2e" { print $1 }' "$OUT/sessions.txt")
 [ -n "$ID" ] && [ "$(wc -l <"$OUT/sessions.txt")" = 2 ] || fail "sras sessions: want one session of user e2e: $(cat "$OUT/sessions.txt")"
 grep -q "198.51.100.1[0-9] " "$OUT/sessions.txt" || fail "sras sessions: no pool address: $(cat "$OUT/sessions.txt")"
+grep -q " fd00:5a5a:1:[0-9a-f]*::/64$" "$OUT/sessions.txt" || fail "sras sessions: no IPv6 prefix: $(cat "$OUT/sessions.txt")"
 "$SRAS" disconnect "$ID" --socket "$OUT/control.sock" >/dev/null || fail "sras disconnect $ID"
 for i in $(seq 150); do kill -0 $CPID 2>/dev/null || break; sleep 0.1; done
 kill -0 $CPID 2>/dev/null && fail "the client is still running 15 s after sras disconnect"

@@ -16,7 +16,8 @@
 #                                         xl2tpd LAC + pppd (VM cli) -> charon + xl2tpd LNS + pppd (VM srv),
 #                                         MS-CHAPv2, ping and 20 MB through the tunnel; raw ESP and NAT-T (2 runs)
 #   tests/interop/run.sh client-linux     the same Linux client (VM cli) -> `sras server` (IPsec, TUN sras0) in
-#                                         netns tbhost; ping and 20 MB to netns tbbehind behind it (2 runs)
+#                                         netns tbhost; ping and 20 MB to netns tbbehind behind it, IPv6 by
+#                                         SLAAC from sras's router advertisement and a ping6 (2 runs)
 #   tests/interop/run.sh server-linux     `sras connect` (TUN sras-c0) -> the Linux server (VM srv); ping and
 #                                         20 MB to 10.99.3.1 behind it (2 runs)
 #
@@ -1459,6 +1460,10 @@ BEHIND_NS=tbbehind                   # client-linux: a host behind the sras serv
 BEHIND_GW=10.99.2.1                  # tbhost's end of the veth pair
 BEHIND_IP=10.99.2.2
 BEHIND_NET=10.99.2.0/24
+BEHIND_GW6=fd00:99::1                # IPv6 behind the sras server (client-linux)
+BEHIND_IP6=fd00:99::2
+BEHIND_NET6=fd00:99::/64
+LX_V6_PREFIX=fd00:5a5a:1::/48        # sras's ppp.ipv6_prefix: each link gets a /64 of it by RA
 SRV_BEHIND_IP=10.99.3.1              # server-linux: an address behind the Linux server (dummy in VM srv)
 SRV_BEHIND_NET=10.99.3.0/24
 SRV_DUMMY=srasbehind0
@@ -1541,6 +1546,9 @@ EOF
 lx_pppd_client() {
   pppd_options_client mschapv2
   printf 'mtu %s\nmru %s\n' "$LX_PPP_MTU" "$LX_PPP_MTU"
+  # IPv6 too (IPv6CP; the kernel takes its address from the server's router advertisement).
+  # A server without IPv6 rejects IPv6CP and the link stays IPv4 only.
+  printf '+ipv6\n'
 }
 
 # The Linux server stack in VM srv: charon responder, xl2tpd LNS, pppd requiring MS-CHAPv2.
@@ -1664,12 +1672,17 @@ behind_up() {
     ip -n "$BEHIND_NS" link set lo up &&
     ip -n "$BEHIND_NS" addr add "$BEHIND_IP/24" dev tbbh1 && ip -n "$BEHIND_NS" link set tbbh1 up &&
     ip -n "$BEHIND_NS" route add default via "$BEHIND_GW" &&
-    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1
+    ip -n "$NS" addr add "$BEHIND_GW6/64" dev tbbh0 nodad &&
+    ip -n "$BEHIND_NS" addr add "$BEHIND_IP6/64" dev tbbh1 nodad &&
+    ip -n "$BEHIND_NS" -6 route add default via "$BEHIND_GW6" &&
+    ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward=1 &&
+    ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.forwarding=1
 }
 behind_down() {
   ip -n "$NS" link del tbbh0 2>/dev/null
   ip netns del "$BEHIND_NS" 2>/dev/null
   [ -n "$LX_FWD_SAVED" ] && ip netns exec "$NS" sysctl -qw net.ipv4.ip_forward="$LX_FWD_SAVED"
+  [ -n "$LX_FWD_SAVED" ] && ip netns exec "$NS" sysctl -qw net.ipv6.conf.all.forwarding=0
   true
 }
 
@@ -1865,6 +1878,7 @@ secret = "$IKE_PSK"
 local_ip = "$PPP_LOCAL"
 pool = "$PPP_POOL_FIRST-$PPP_POOL_LAST"
 auth = ["mschapv2"]
+ipv6_prefix = "$LX_V6_PREFIX"
 
 [tun]
 name = "$SRAS_TUN_SERVER"
@@ -1956,6 +1970,19 @@ run_lx_client_case() { # VARIANT(psk-esp|psk-natt)
         p=$(vm_ping cli "$BEHIND_IP")
         log "    cli ping $BEHIND_IP: $(head -1 <<<"$p")"
         grep -qE ' [1-9][0-9]* received' <<<"$p" || { ok=0; why="$why; no ping reply from $BEHIND_IP"; }
+        # IPv6: pppd's IPv6CP with sras, the kernel's address on ppp0 by SLAAC from sras's router
+        # advertisement (a /64 of ppp.ipv6_prefix), and a ping to the host behind sras.
+        local a6
+        a6=$(vm_exec cli "for i in \$(seq 60); do a=\$(ip -6 -o addr show dev $ifc scope global | awk '{print \$4}' | head -1); [ -n \"\$a\" ] && { echo \$a; exit 0; }; sleep 0.25; done; sysctl net.ipv6.conf.$ifc.accept_ra net.ipv6.conf.all.forwarding; ip -6 addr show dev $ifc; exit 1" 2>&1)
+        log "    cli IPv6 on $ifc: $(tr '\n' ' ' <<<"$a6")"
+        case "$a6" in
+          fd00:5a5a:1:*/64)
+            vm_exec cli "ip -6 route replace $BEHIND_NET6 dev $ifc" >>"$base.vm.out" 2>&1
+            p=$(vm_ping cli "$BEHIND_IP6")
+            log "    cli ping $BEHIND_IP6: $(head -1 <<<"$p")"
+            grep -qE ' [1-9][0-9]* received' <<<"$p" || { ok=0; why="$why; no IPv6 ping reply from $BEHIND_IP6"; } ;;
+          *) ok=0; why="$why; cli got no IPv6 address from sras's router advertisement on $ifc" ;;
+        esac
         # The sink in netns tbbehind, the sender in cli.
         local spid t0 out sent got secs
         ip netns exec "$BEHIND_NS" perl "$LX_DIR/xfer.pl" sink "$BEHIND_IP" "$LX_XFER_PORT" "$base.xfer.out" $((LX_XFER_TIMEOUT + 60)) >"$base.sink.log" 2>&1 &
@@ -1988,7 +2015,7 @@ run_lx_client_case() { # VARIANT(psk-esp|psk-natt)
       else
         log "    teardown after $(elapsed "$LX_T_DOWN" "$(now)")s: ${gone#*INFO }"
         grep -qE "peer=$CLI_IP:" <<<"$gone" || { ok=0; why="$why; 'peer gone' names another peer"; }
-        for f in isakmp_sas esp_sas tunnels sessions pool_in_use; do
+        for f in isakmp_sas esp_sas tunnels sessions pool_in_use prefixes_in_use; do
           grep -qE "(^|[[:space:]])$f=0([[:space:]]|$)" <<<"$gone" || { ok=0; why="$why; 'peer gone' without $f=0"; }
         done
       fi

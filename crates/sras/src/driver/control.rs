@@ -30,8 +30,8 @@ impl Driver {
         let mut out = String::from("ok\n");
         let _ = writeln!(
             out,
-            "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}",
-            "ID", "USER", "ADDRESS", "PEER", "IPSEC", "UPTIME", "RX BYTES"
+            "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}  {}",
+            "ID", "USER", "ADDRESS", "PEER", "IPSEC", "UPTIME", "RX BYTES", "IPV6"
         );
         for (handle, s) in rows {
             let (user, lease) = self.ppp.summary(*handle);
@@ -39,14 +39,15 @@ impl Driver {
             let up = now.saturating_duration_since(s.since).as_secs();
             let _ = writeln!(
                 out,
-                "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}",
+                "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}  {}",
                 s.id,
                 user.unwrap_or("-"),
                 lease.map_or_else(|| "-".into(), |a| a.to_string()),
                 peer,
                 ipsec,
                 format!("{}:{:02}:{:02}", up / 3600, up / 60 % 60, up % 60),
-                s.bytes_rx
+                s.bytes_rx,
+                self.ppp.prefix6(*handle).as_deref().unwrap_or("-")
             );
         }
         out

@@ -139,6 +139,12 @@ impl Ppp {
             .map_or((None, None), |p| (p.user.as_deref(), p.lease))
     }
 
+    /// Server: the /64 leased to `session`'s link, as `prefix/64`.
+    pub(super) fn prefix6(&self, session: SessionHandle) -> Option<String> {
+        let x = self.links.get(&session)?.v6.as_ref()?.prefix?;
+        Some(format!("{}/64", icmp6::address(x, [0; 8])))
+    }
+
     /// The largest IP packet `session` sends in one ESP packet (an ICMP said so).
     pub(super) fn set_path_limit(&mut self, session: SessionHandle, limit: u16) {
         if let Some(p) = self.links.get_mut(&session) {
