@@ -30,8 +30,8 @@ impl Driver {
         let mut out = String::from("ok\n");
         let _ = writeln!(
             out,
-            "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}  {}",
-            "ID", "USER", "ADDRESS", "PEER", "IPSEC", "UPTIME", "RX BYTES", "IPV6"
+            "{:<6} {:<20} {:<15} {:<21} {:<28} {:>9} {:>12}  IPV6",
+            "ID", "USER", "ADDRESS", "PEER", "IPSEC", "UPTIME", "RX BYTES"
         );
         for (handle, s) in rows {
             let (user, lease) = self.ppp.summary(*handle);
